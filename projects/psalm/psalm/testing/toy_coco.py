@@ -1,0 +1,89 @@
+"""A tiny COCO-instances dataset generated on the fly, for smoke runs and tests.
+
+Images hold a few filled squares and triangles on a noisy background; annotations are real COCO
+json (polygons, boxes, areas), so mmdet's ``CocoDataset`` and ``CocoMetric`` read them unchanged.
+"""
+import json
+import os.path as osp
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+TOY_CLASSES = ('square', 'triangle')
+
+
+def _shape_polygon(rng: np.random.Generator, kind: str, size: int,
+                   img_hw: Tuple[int, int]) -> np.ndarray:
+    h, w = img_hw
+    x0 = rng.integers(0, w - size)
+    y0 = rng.integers(0, h - size)
+    if kind == 'square':
+        pts = [(x0, y0), (x0 + size, y0), (x0 + size, y0 + size), (x0, y0 + size)]
+    else:
+        pts = [(x0 + size // 2, y0), (x0 + size, y0 + size), (x0, y0 + size)]
+    return np.asarray(pts, dtype=np.int32)
+
+
+def make_toy_coco(root: str, split: str = 'train', num_images: int = 4,
+                  image_size: Tuple[int, int] = (64, 80), max_objects: int = 3,
+                  seed: int = 0) -> Dict[str, str]:
+    """Write ``<root>/<split>/*.jpg`` and ``<root>/annotations/instances_<split>.json``.
+
+    Args:
+        root: output directory (created if missing).
+        split: split name, used in the file names.
+        num_images: number of images.
+        image_size: (height, width) of every image.
+        max_objects: at most this many objects per image (at least one).
+        seed: random seed; the same arguments always give the same files.
+
+    Returns:
+        dict with ``ann_file`` and ``img_dir`` (both relative to ``root``).
+    """
+    rng = np.random.default_rng(seed)
+    img_dir = Path(root, split)
+    img_dir.mkdir(parents=True, exist_ok=True)
+    Path(root, 'annotations').mkdir(parents=True, exist_ok=True)
+    h, w = image_size
+    images: List[dict] = []
+    annotations: List[dict] = []
+    for img_id in range(1, num_images + 1):
+        img = rng.integers(0, 60, size=(h, w, 3), dtype=np.uint8)
+        for _ in range(int(rng.integers(1, max_objects + 1))):
+            label = int(rng.integers(0, len(TOY_CLASSES)))
+            size = int(rng.integers(min(h, w) // 4, min(h, w) // 2))
+            poly = _shape_polygon(rng, TOY_CLASSES[label], size, (h, w))
+            color = [int(c) for c in rng.integers(120, 256, size=3)]
+            cv2.fillPoly(img, [poly], color)
+            mask = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(mask, [poly], 1)
+            ys, xs = np.nonzero(mask)
+            x1, y1 = int(xs.min()), int(ys.min())
+            annotations.append(dict(
+                id=len(annotations) + 1, image_id=img_id, category_id=label + 1,
+                segmentation=[poly.astype(float).reshape(-1).tolist()],
+                area=float(mask.sum()), iscrowd=0,
+                bbox=[x1, y1, int(xs.max()) - x1 + 1, int(ys.max()) - y1 + 1]))
+        file_name = f'{split}_{img_id:04d}.jpg'
+        cv2.imwrite(str(img_dir / file_name), img)
+        images.append(dict(id=img_id, file_name=file_name, height=h, width=w))
+    ann_file = osp.join('annotations', f'instances_{split}.json')
+    coco = dict(images=images, annotations=annotations,
+                categories=[dict(id=i + 1, name=n, supercategory='shape')
+                            for i, n in enumerate(TOY_CLASSES)])
+    with open(osp.join(root, ann_file), 'w') as f:
+        json.dump(coco, f)
+    return dict(ann_file=ann_file, img_dir=split + '/')
+
+
+def toy_coco_cfg_options(root: str) -> List[str]:
+    """``--cfg-options`` that point a toy-COCO config (``configs/smoke/``) at ``root``."""
+    root = osp.join(osp.abspath(root), '')
+    opts = []
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts.append(f'{loader}.dataset.data_root={root}')
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        opts.append(f'{evaluator}.ann_file={root}annotations/instances_val.json')
+    return opts
