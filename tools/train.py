@@ -4,12 +4,12 @@ Same arguments as MMDetection's ``tools/train.py``. Works from any working direc
 environment from ``tools/setup_env.sh`` is active (``psalm`` is an installed package).
 """
 import argparse
-import os
 import os.path as osp
 
 import psalm  # noqa: F401  (registers modules and the safe checkpoint allow-list)
+from _runner_args import add_common_args, load_config, parse
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    add_common_args(parser)
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic-mixed-precision training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -26,33 +26,11 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in the work dir '
         'when no path is given')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value pairs such as '
-        'train_cfg.max_iters=10 or "model.backbone.depth=18"')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch>=2.0) or --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse(parser)
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-
+    cfg = load_config(args)
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
             print('AMP training is already enabled in the config.')

@@ -142,7 +142,7 @@ def test_text_only_batch(model):
     assert all(p.grad is None for p in model.mask_generator.parameters())
 
     model.eval()
-    question = [{'from': 'human', 'value': '<image>\nWhat is in the image?'}]
+    question = [{'from': 'human', 'value': '<image>\nWhat is in the image? <seg> <cls>'}]
     batch = make_batch(model, [make_sample('conversation', (96, 96), 0, conversation=question),
                                make_sample('conversation', (64, 80), 1, conversation=[
                                    {'from': 'human', 'value': 'Say something.'}])], False)

@@ -45,6 +45,12 @@ def test_tokenizer_grows_embeddings_only_when_needed():
     assert llm.seg_token_id == 50258 and llm.pad_token_id == 50257
     assert llm.tokenize('[SEG]') == [llm.seg_token_id]
 
+    grown = build_tiny(model=dict(language_model=dict(model=dict(vocab_size=50257)))).language_model
+    emb = grown.model.get_input_embeddings().weight
+    assert emb.shape[0] == 50259 and grown.model.lm_head.weight.shape[0] == 50259
+    # New rows start near the mean of the old ones (the reference's smart resize).
+    assert torch.allclose(emb[50257:].mean(0), emb[:50257].mean(0), atol=0.05)
+
 
 def _swin_block(c, heads, window=12):
     return 12 * c * c + 13 * c + (2 * window - 1) ** 2 * heads
@@ -92,3 +98,21 @@ def test_full_size_model_parameter_counts_on_meta_device():
     assert len(model.language_model.tokenizer) == 50297
     assert model.language_model.seg_token_id == 50296
     assert model.language_model.model.lm_head.bias is None
+
+
+def test_swin_large_variant_by_inheritance():
+    register_all_modules()
+    cfg = Config.fromfile(FULL_CONFIG.replace('swinb', 'swinl'))
+    with empty_weights():
+        model = MODELS.build(cfg.model)
+    assert model.backbone.num_features == [192, 384, 768, 1536]
+    assert model.projector.layer1[0].conv1.in_channels == 1536
+    assert model.language_model.hidden_size == 2048
+
+
+def test_gradient_checkpointing_and_eager_attention_by_config():
+    model = build_tiny(model=dict(language_model=dict(gradient_checkpointing=True,
+                                                      attn_implementation='eager')))
+    assert model.language_model.model.is_gradient_checkpointing
+    assert model.language_model.model.config._attn_implementation == 'eager'
+    _train_step_reaches(model, 'panoptic')

@@ -70,6 +70,7 @@ DEFAULT_CONDITION_PROMPTS = dict(
     visual_prior=('\nThis is all regions:  ', '<region>', ', ', '.\n'))
 
 _PLACEHOLDER = re.compile(r'(<image>|<cls>|<refer>|<region>|<seg>)')
+_IMAGE_PLACEHOLDER = re.compile(r'(<image>)')
 # Kinds of positions in the assembled sequence.
 _TEXT, _IMAGE, _MASK, _REGION = 0, 1, 2, 3
 
@@ -259,10 +260,10 @@ class ConditionPromptEncoder(BaseModule):
     # --------------------------------------------------------------- assembly
     def _add_template(self, seq: _Sequence, llm, text: str, num_image_tokens: int,
                       categories: Sequence[str] = (), category_order: Sequence[int] = (),
-                      sentence: str = '', num_regions: int = 0) -> None:
+                      sentence: str = '', placeholders: re.Pattern = _PLACEHOLDER) -> None:
         """Tokenise ``text`` piece by piece, expanding the placeholders."""
         cls_slot = region_slot = 0
-        for piece in _PLACEHOLDER.split(text):
+        for piece in placeholders.split(text):
             if not piece:
                 continue
             if piece == '<image>':
@@ -312,7 +313,7 @@ class ConditionPromptEncoder(BaseModule):
         text = (f'[INST] <<SYS>>\n{self.system_prompt}\n<</SYS>>\n\n{user} [/INST] '
                 f'{prompt["assistant"]} <|endoftext|>')
         self._add_template(seq, llm, text, num_image_tokens, categories, order,
-                           sample.metainfo.get('text', ''), num_regions)
+                           sample.metainfo.get('text', ''))
         if len(seq.mask_positions) != self.num_mask_tokens:
             raise ValueError(f'the assistant prompt of task {sample.metainfo["task"]!r} must hold <seg>')
         return seq
@@ -329,8 +330,9 @@ class ConditionPromptEncoder(BaseModule):
             if role == 'human':
                 head = (f'[INST] <<SYS>>\n{self.system_prompt}\n<</SYS>>\n\n' if first
                         else '[INST] ')
-                self._add_template(seq, llm, f'{head}{value.strip()} [/INST]',
-                                   num_image_tokens if '<image>' in value else 0)
+                # Only <image> is a placeholder in free text.
+                self._add_template(seq, llm, f'{head}{value.strip()} [/INST]', num_image_tokens,
+                                   placeholders=_IMAGE_PLACEHOLDER)
                 first = False
             elif role == 'gpt':
                 seq.add(self._tokens(llm, f' {value.strip()} '), supervised=True)
