@@ -6,7 +6,7 @@ import argparse
 import os.path as osp
 
 import psalm  # noqa: F401  (registers modules and the safe checkpoint allow-list)
-from _runner_args import add_common_args, load_config, parse
+from _runner_args import add_common_args, init_cpu_distributed, load_config, parse
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
@@ -56,6 +56,7 @@ def main() -> None:
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
     cfg = build_config(args)
+    init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))

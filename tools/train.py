@@ -7,7 +7,7 @@ import argparse
 import os.path as osp
 
 import psalm  # noqa: F401  (registers modules and the safe checkpoint allow-list)
-from _runner_args import add_common_args, load_config, parse
+from _runner_args import add_common_args, init_cpu_distributed, load_config, parse
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
@@ -59,6 +59,7 @@ def main() -> None:
     # Avoid recompilation limits when torch.compile is enabled by a config.
     setup_cache_size_limit_of_dynamo()
     cfg = build_config(args)
+    init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 
