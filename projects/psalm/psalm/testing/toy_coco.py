@@ -87,3 +87,74 @@ def toy_coco_cfg_options(root: str) -> List[str]:
     for evaluator in ('val_evaluator', 'test_evaluator'):
         opts.append(f'{evaluator}.ann_file={root}annotations/instances_val.json')
     return opts
+
+
+TOY_PANOPTIC_THINGS = ('square', 'triangle')
+TOY_PANOPTIC_STUFF = ('sky', 'grass')
+
+
+def make_toy_coco_panoptic(root: str, split: str = 'train', num_images: int = 3,
+                           image_size: Tuple[int, int] = (64, 80),
+                           seed: int = 0) -> Dict[str, str]:
+    """Write a COCO-panoptic set: ``<root>/<split>/*.jpg``,
+    ``<root>/annotations/panoptic_<split>/*.png`` (segment id = R + 256 G + 256^2 B) and
+    ``<root>/annotations/panoptic_<split>.json``.
+
+    Each image: a 'sky' top half and a 'grass' bottom half (stuff), one or two things drawn over
+    them, the second thing of every other image marked ``iscrowd``.
+
+    Returns:
+        ``ann_file``, ``img_dir`` and ``seg_dir`` relative to ``root``, and ``metainfo``.
+    """
+    from panopticapi.utils import id2rgb
+    rng = np.random.default_rng(seed)
+    h, w = image_size
+    img_dir, seg_dir = Path(root, split), Path(root, 'annotations', f'panoptic_{split}')
+    img_dir.mkdir(parents=True, exist_ok=True)
+    seg_dir.mkdir(parents=True, exist_ok=True)
+    names = TOY_PANOPTIC_THINGS + TOY_PANOPTIC_STUFF
+    categories = [dict(id=i + 1, name=n, isthing=int(n in TOY_PANOPTIC_THINGS),
+                       supercategory='toy') for i, n in enumerate(names)]
+    images, annotations = [], []
+    for img_id in range(1, num_images + 1):
+        img = rng.integers(0, 40, size=(h, w, 3), dtype=np.uint8)
+        pan = np.zeros((h, w), np.int64)
+        segments = []
+        pan[:h // 2] = 10 * img_id + 1
+        pan[h // 2:] = 10 * img_id + 2
+        segments += [(10 * img_id + 1, names.index('sky') + 1, 0),
+                     (10 * img_id + 2, names.index('grass') + 1, 0)]
+        for k in range(1 + img_id % 2):
+            label = int(rng.integers(0, len(TOY_PANOPTIC_THINGS)))
+            size = int(rng.integers(min(h, w) // 4, min(h, w) // 2))
+            poly = _shape_polygon(rng, TOY_PANOPTIC_THINGS[label], size, (h, w))
+            mask = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(mask, [poly], 1)
+            seg_id = 10 * img_id + 3 + k
+            pan[mask > 0] = seg_id
+            cv2.fillPoly(img, [poly], [int(c) for c in rng.integers(120, 256, size=3)])
+            segments.append((seg_id, label + 1, int(k == 1)))
+        segments_info = []
+        for seg_id, cat_id, crowd in segments:
+            ys, xs = np.nonzero(pan == seg_id)
+            if len(ys) == 0:
+                continue
+            x1, y1 = int(xs.min()), int(ys.min())
+            segments_info.append(dict(id=seg_id, category_id=cat_id, iscrowd=crowd,
+                                      area=int(len(ys)),
+                                      bbox=[x1, y1, int(xs.max()) - x1 + 1,
+                                            int(ys.max()) - y1 + 1]))
+        file_name = f'{split}_{img_id:04d}.jpg'
+        cv2.imwrite(str(img_dir / file_name), img)
+        cv2.imwrite(str(seg_dir / file_name.replace('.jpg', '.png')),
+                    cv2.cvtColor(id2rgb(pan).astype(np.uint8), cv2.COLOR_RGB2BGR))
+        images.append(dict(id=img_id, file_name=file_name, height=h, width=w))
+        annotations.append(dict(image_id=img_id, file_name=file_name.replace('.jpg', '.png'),
+                                segments_info=segments_info))
+    ann_file = osp.join('annotations', f'panoptic_{split}.json')
+    with open(osp.join(root, ann_file), 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+    metainfo = dict(classes=names, thing_classes=TOY_PANOPTIC_THINGS,
+                    stuff_classes=TOY_PANOPTIC_STUFF)
+    return dict(ann_file=ann_file, img_dir=split + '/',
+                seg_dir=f'annotations/panoptic_{split}/', metainfo=metainfo)

@@ -1,0 +1,3 @@
+from .task_ratio_batch_sampler import TaskRatioBatchSampler
+
+__all__ = ['TaskRatioBatchSampler']

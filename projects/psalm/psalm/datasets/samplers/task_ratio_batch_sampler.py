@@ -1,0 +1,72 @@
+"""Single-task batches drawn with configurable task ratios, for joint training."""
+from typing import Iterator, List, Optional, Sequence
+
+import numpy as np
+from mmengine.dist import get_dist_info, sync_random_seed
+from torch.utils.data import BatchSampler, Sampler
+
+from mmdet.registry import DATA_SAMPLERS
+
+
+@DATA_SAMPLERS.register_module()
+class TaskRatioBatchSampler(BatchSampler):
+    """Every batch holds samples of one task; the task is drawn with probabilities ``ratios``.
+
+    Each rank draws its own batches from its own random stream (seeded with the shared seed and
+    the rank), so ranks train on different tasks in the same step while the ratios hold over the
+    run. Within a task, samples are visited in a reshuffled order, epoch after epoch, as an
+    infinite sampler would. The stream depends only on (seed, rank), so a resumed run that skips
+    the batches already trained (MMEngine's iteration-based loop does) continues it exactly.
+
+    The dataset must be a :class:`~psalm.datasets.JointTaskDataset`; the ``sampler`` argument
+    (built by MMEngine from ``train_dataloader.sampler``) only provides it.
+
+    Args:
+        sampler: MMEngine's sampler over the joint dataset (e.g. ``InfiniteSampler``).
+        batch_size: samples per batch (per rank).
+        ratios: relative frequency of each task, in the dataset's task order (default: equal).
+        drop_last: unused (batches are always full), kept for MMEngine's builder.
+        seed: random seed; None = a seed shared by all ranks.
+    """
+
+    def __init__(self, sampler: Sampler, batch_size: int, ratios: Optional[Sequence[float]] = None,
+                 drop_last: bool = True, seed: Optional[int] = None) -> None:
+        dataset = getattr(sampler, 'dataset', None)
+        if not hasattr(dataset, 'task_ranges'):
+            raise TypeError('TaskRatioBatchSampler needs train_dataloader.dataset to be a '
+                            f'JointTaskDataset, got {type(dataset).__name__}')
+        if batch_size <= 0:
+            raise ValueError(f'batch_size must be positive, got {batch_size}')
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = True
+        self.ranges = dataset.task_ranges
+        self.tasks = list(dataset.tasks)
+        ratios = [1.0] * len(self.ranges) if ratios is None else [float(r) for r in ratios]
+        if len(ratios) != len(self.ranges) or min(ratios) < 0 or sum(ratios) <= 0:
+            raise ValueError(f'ratios {ratios} must be {len(self.ranges)} non-negative numbers '
+                             f'(tasks {self.tasks}) with a positive sum')
+        self.probs = np.asarray(ratios) / sum(ratios)
+        self.rank, _ = get_dist_info()
+        self.seed = sync_random_seed() if seed is None else seed
+
+    def __iter__(self) -> Iterator[List[int]]:
+        rng = np.random.default_rng([self.seed, self.rank])
+        orders = [None] * len(self.ranges)
+        cursors = [0] * len(self.ranges)
+        while True:
+            t = int(rng.choice(len(self.ranges), p=self.probs))
+            start, end = self.ranges[t]
+            batch = []
+            while len(batch) < self.batch_size:
+                if orders[t] is None or cursors[t] >= len(orders[t]):
+                    orders[t] = rng.permutation(end - start) + start
+                    cursors[t] = 0
+                take = min(self.batch_size - len(batch), len(orders[t]) - cursors[t])
+                batch.extend(int(i) for i in orders[t][cursors[t]:cursors[t] + take])
+                cursors[t] += take
+            yield batch
+
+    def __len__(self) -> int:
+        # Infinite, like InfiniteSampler; MMEngine's iteration-based loop never exhausts it.
+        return max(1, len(self.sampler) // self.batch_size)
