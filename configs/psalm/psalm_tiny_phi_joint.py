@@ -36,3 +36,34 @@ model = dict(
                 cross_attn_cfg=dict(embed_dims=decoder_dims, num_heads=4),
                 ffn_cfg=dict(embed_dims=decoder_dims, feedforward_channels=64)))),
     criterion=dict(num_points=256))
+
+# Data: the same datasets and transforms, images resized to the small canvas.
+image_scale = canvas_size
+coco_panoptic_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadPanopticSegments', with_bbox=True, with_mask=True, with_seg=False),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
+    dict(type='PackPSALMInputs'),
+]
+coco_panoptic_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
+    dict(type='LoadPanopticSegments', with_bbox=False, with_mask=False, with_seg=True),
+    dict(type='PackPSALMInputs', meta_keys=('segments_info', )),
+]
+llava_pipeline = [
+    dict(type='LoadOptionalImage'),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
+    dict(type='PackPSALMInputs'),
+]
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(datasets=[
+        dict(_base_.coco_panoptic_train, pipeline=coco_panoptic_train_pipeline),
+        dict(_base_.llava_instruct_train, pipeline=llava_pipeline),
+    ]))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(pipeline=coco_panoptic_test_pipeline))
+test_dataloader = val_dataloader
