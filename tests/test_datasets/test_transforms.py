@@ -36,6 +36,13 @@ def test_prompts_rasterised_at_original_size_then_resized():
     assert out[1][-1].all() and not out[1][80 - 2 * 7].any()  # 5 px stroke along the border
 
 
+def test_prompts_follow_a_flip():
+    results = _results([dict(type='box', data=[0, 0, 10, 40])], ori=(40, 60), img=(40, 60))
+    results.update(flip=True, flip_direction='horizontal')
+    out = LoadVisualPrompts()(results)['region_masks'][0]
+    assert out[:, 50:].all() and not out[:, :50].any()
+
+
 def test_bad_prompts_raise():
     with pytest.raises(ValueError, match='visual prompt type'):
         LoadVisualPrompts()(_results([dict(type='lasso', data=[])]))

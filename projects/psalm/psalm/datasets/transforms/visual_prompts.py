@@ -92,6 +92,10 @@ class LoadVisualPrompts(BaseTransform):
                 mask = cv2.resize(mask.astype(np.uint8), (img_w, img_h),
                                   interpolation=cv2.INTER_NEAREST).astype(bool)
             masks[k] = mask
+        if results.get('flip', False):
+            direction = results.get('flip_direction', 'horizontal')
+            axes = dict(horizontal=(2, ), vertical=(1, ), diagonal=(1, 2))[direction]
+            masks = np.flip(masks, axes).copy()
         results['region_masks'] = masks
         return results
 
