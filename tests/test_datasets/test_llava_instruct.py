@@ -50,3 +50,16 @@ def test_bad_conversation_names_the_entry(tmp_path):
     ann = _write(tmp_path, [{'id': 'bad', 'conversations': [{'from': 'user', 'value': 'hi'}]}])
     with pytest.raises(ValueError, match=r'llava.json: entry 0 \(id bad\)'):
         LLaVAInstructDataset(ann_file=ann)
+
+
+def test_prepare_llava_keeps_entries_with_images(tmp_path, repo_root):
+    import subprocess
+    import sys
+    ann = _write(tmp_path, [
+        {'id': 1, 'image': 'coco/a.jpg', 'conversations': []},
+        {'id': 2, 'image': 'coco/missing.jpg', 'conversations': []},
+        {'id': 3, 'conversations': []}])
+    out = tmp_path / 'filtered.json'
+    subprocess.run([sys.executable, f'{repo_root}/tools/dataset_converters/prepare_llava.py', ann,
+                    '--image-root', str(tmp_path), '--out', str(out)], check=True)
+    assert [e['id'] for e in json.loads(out.read_text())] == [1]
