@@ -37,33 +37,21 @@ model = dict(
                 ffn_cfg=dict(embed_dims=decoder_dims, feedforward_channels=64)))),
     criterion=dict(num_points=256))
 
-# Data: the same datasets and transforms, images resized to the small canvas.
-image_scale = canvas_size
-coco_panoptic_train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadPanopticSegments', with_bbox=True, with_mask=True, with_seg=False),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='PackPSALMInputs'),
-]
-coco_panoptic_test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='LoadPanopticSegments', with_bbox=False, with_mask=False, with_seg=True),
-    dict(type='PackPSALMInputs', meta_keys=('segments_info', )),
-]
-llava_pipeline = [
-    dict(type='LoadOptionalImage'),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='PackPSALMInputs'),
-]
+# Data: the same datasets and transforms, with images resized to the small canvas.
+tiny_panoptic_train = _base_.coco_panoptic_train
+tiny_panoptic_train.pipeline[2].scale = canvas_size  # Resize
+tiny_panoptic_val = _base_.coco_panoptic_val
+tiny_panoptic_val.pipeline[1].scale = canvas_size  # Resize
+tiny_referring_train = _base_.referring_train
+tiny_referring_train.datasets[0].pipeline[2].scale = canvas_size  # Resize, per dataset
+tiny_referring_train.datasets[1].pipeline[2].scale = canvas_size
+tiny_referring_train.datasets[2].pipeline[2].scale = canvas_size
+tiny_llava_train = _base_.llava_instruct_train
+tiny_llava_train.pipeline[1].scale = canvas_size  # Resize
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(datasets=[
-        dict(_base_.coco_panoptic_train, pipeline=coco_panoptic_train_pipeline),
-        dict(_base_.llava_instruct_train, pipeline=llava_pipeline),
-    ]))
-val_dataloader = dict(num_workers=0, persistent_workers=False,
-                      dataset=dict(pipeline=coco_panoptic_test_pipeline))
+    dataset=dict(datasets=[tiny_panoptic_train, tiny_referring_train, tiny_llava_train]))
+val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=tiny_panoptic_val)
 test_dataloader = val_dataloader

@@ -2,7 +2,7 @@
 from collections import Counter
 
 import pytest
-from mmengine.dataset import BaseDataset, InfiniteSampler
+from mmengine.dataset import BaseDataset, ConcatDataset, InfiniteSampler
 
 from psalm.datasets import JointTaskDataset, TaskRatioBatchSampler
 
@@ -17,7 +17,8 @@ class _Toy(BaseDataset):
 
 
 def _joint():
-    return JointTaskDataset([_Toy(50, 'panoptic'), _Toy(7, 'referring'), _Toy(300, 'interactive'),
+    referring = ConcatDataset([_Toy(3, 'referring'), _Toy(4, 'referring')])  # a nested concat
+    return JointTaskDataset([_Toy(50, 'panoptic'), referring, _Toy(300, 'interactive'),
                              _Toy(20, 'conversation')],
                             tasks=['panoptic', 'referring', 'interactive', 'conversation'])
 

@@ -1,28 +1,19 @@
 """The tiny PSALM joint config through tools/train.py and tools/test.py on generated data:
 panoptic + conversation batches, resume, and mmdet's CocoPanopticMetric on the predictions."""
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
-from psalm.testing import make_toy_coco_panoptic
+from psalm.testing import make_toy_coco_panoptic, make_toy_refer
 
 CONFIG = 'configs/psalm/psalm_tiny_phi_joint.py'
-
-
-def _run(args, cwd):
-    env = dict(os.environ)
-    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    return proc.stdout + proc.stderr
 
 
 def _data(root):
     train = make_toy_coco_panoptic(str(root / 'coco'), 'train', num_images=4, seed=0)
     val = make_toy_coco_panoptic(str(root / 'coco'), 'val', num_images=2, seed=1)
+    for k, (name, refs) in enumerate((('refcoco', 'refs(unc).p'), ('refcoco+', 'refs(unc).p'),
+                                      ('refcocog', 'refs(umd).p'))):
+        make_toy_refer(str(root / 'refer'), name, refs, num_images=3, seed=k)
     (root / 'llava').mkdir()
     (root / 'llava' / 'conv.json').write_text(json.dumps([
         {'id': 1, 'image': '../coco/train/train_0001.jpg', 'conversations': [
@@ -38,8 +29,11 @@ def _data(root):
             f'{pan}.metainfo.thing_classes={list(meta["thing_classes"])}',
             f'{pan}.metainfo.stuff_classes={list(meta["stuff_classes"])}',
             f'{pan}.filter_cfg.min_size=8',
-            'train_dataloader.dataset.datasets.1.data_root=' + str(root / 'llava') + '/',
-            'train_dataloader.dataset.datasets.1.ann_file=conv.json']
+            'train_dataloader.dataset.datasets.2.data_root=' + str(root / 'llava') + '/',
+            'train_dataloader.dataset.datasets.2.ann_file=conv.json',
+            'train_dataloader.batch_sampler.seed=0']
+    opts += [f'train_dataloader.dataset.datasets.1.datasets.{k}.data_root={root / "refer"}/'
+             for k in range(3)]
     for loader in ('val_dataloader', 'test_dataloader'):
         d = f'{loader}.dataset'
         opts += [f'{d}.data_root={coco}', f'{d}.ann_file={val["ann_file"]}',
@@ -52,7 +46,8 @@ def _data(root):
     return opts
 
 
-def test_tiny_psalm_train_resume_test(tmp_path, repo_root):
+def test_tiny_psalm_train_resume_test(tmp_path, repo_root, run_tool):
+    _run = run_tool
     opts = _data(tmp_path)
     config = osp.join(repo_root, CONFIG)
     work = tmp_path / 'work'
@@ -62,11 +57,11 @@ def test_tiny_psalm_train_resume_test(tmp_path, repo_root):
               'param_scheduler.1.end=6']
     log = _run([osp.join(repo_root, 'tools', 'train.py'), config, *common,
                 'train_cfg.max_iters=2'], tmp_path)
-    assert 'loss_category' in log or 'loss_llm' in log
-    log = _run([osp.join(repo_root, 'tools', 'train.py'), config, '--resume',
+    log += _run([osp.join(repo_root, 'tools', 'train.py'), config, '--resume',
                 str(work / 'iter_2.pth'), *common, 'train_cfg.max_iters=6'], tmp_path)
     assert 'resumed epoch: 0, iter: 2' in log
-    assert 'loss_category' in log and 'loss_llm' in log  # both tasks were drawn
+    for key in ('loss_category', 'loss_sentence', 'loss_llm'):  # all three tasks were drawn
+        assert key in log, key
     _run([osp.join(repo_root, 'tools', 'test.py'), config, str(work / 'iter_6.pth'),
           '--work-dir', str(tmp_path / 'test'), '--cfg-options', *opts], tmp_path)
     metrics = json.loads(next((tmp_path / 'test').glob('*/*.json')).read_text())

@@ -1,10 +1,7 @@
 """tools/train.py and tools/test.py end to end on CPU: train 2 iterations, save, resume to 4,
 evaluate the resumed checkpoint. Run from a foreign working directory, with safe loading on."""
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import torch
 
@@ -13,16 +10,8 @@ from psalm.testing import make_toy_coco, toy_coco_cfg_options
 CONFIG = 'configs/smoke/mask2former_r18-tiny_toy-coco-instance.py'
 
 
-def _run(args, cwd):
-    env = dict(os.environ)
-    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc.stdout + proc.stderr
-
-
-def test_train_save_resume_test(tmp_path, repo_root):
+def test_train_save_resume_test(tmp_path, repo_root, run_tool):
+    _run = run_tool
     data_root = tmp_path / 'data'
     make_toy_coco(str(data_root), 'train', num_images=4, seed=0)
     make_toy_coco(str(data_root), 'val', num_images=2, seed=1)

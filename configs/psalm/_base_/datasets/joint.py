@@ -1,8 +1,8 @@
 # Stage-2 joint training data: every batch holds one task, tasks drawn 1:1:1:1 (reference).
-_base_ = ['./coco_panoptic.py', './llava_instruct.py']
+_base_ = ['./coco_panoptic.py', './refcoco.py', './llava_instruct.py']
 
-joint_tasks = ['panoptic', 'conversation']
-joint_ratios = [1, 1]
+joint_tasks = ['panoptic', 'referring', 'conversation']
+joint_ratios = [1, 1, 1]
 train_dataloader = dict(
     batch_size=4,  # per GPU; 16 GPUs x 4 = the paper's batch of 64
     num_workers=4,
@@ -12,7 +12,10 @@ train_dataloader = dict(
     dataset=dict(
         type='JointTaskDataset',
         tasks=joint_tasks,
-        datasets=[{{_base_.coco_panoptic_train}}, {{_base_.llava_instruct_train}}]))
+        datasets=[
+            {{_base_.coco_panoptic_train}}, {{_base_.referring_train}},
+            {{_base_.llava_instruct_train}}
+        ]))
 
 val_dataloader = dict(
     batch_size=1,

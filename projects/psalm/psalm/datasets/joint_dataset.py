@@ -24,10 +24,15 @@ class JointTaskDataset(ConcatDataset):
         if len(set(tasks)) != len(tasks):
             raise ValueError(f'JointTaskDataset: task names must be unique, got {list(tasks)}')
         self.tasks = list(tasks)
-        built = [DATASETS.build(d) if isinstance(d, dict) else d for d in datasets]
-        # Each task has its own metainfo (class lists...): none of it has to agree.
-        keys = sorted(set().union(*(d.metainfo.keys() for d in built)))
-        super().__init__(built, lazy_init=lazy_init, ignore_keys=keys)
+        # Not ConcatDataset.__init__: it accepts only BaseDataset members, while a task may
+        # itself be a ConcatDataset (RefCOCO + RefCOCO+ + RefCOCOg), and it requires equal
+        # metainfo, while each task has its own (class lists...).
+        self.datasets = [DATASETS.build(d) if isinstance(d, dict) else d for d in datasets]
+        self.ignore_keys = []
+        self._metainfo = self.datasets[0].metainfo
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
 
     def full_init(self) -> None:
         super().full_init()

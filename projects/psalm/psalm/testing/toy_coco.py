@@ -158,3 +158,36 @@ def make_toy_coco_panoptic(root: str, split: str = 'train', num_images: int = 3,
                     stuff_classes=TOY_PANOPTIC_STUFF)
     return dict(ann_file=ann_file, img_dir=split + '/',
                 seg_dir=f'annotations/panoptic_{split}/', metainfo=metainfo)
+
+
+def make_toy_refer(root: str, name: str = 'refcoco', refs_file: str = 'refs(unc).p',
+                   num_images: int = 3, seed: int = 0) -> List[dict]:
+    """Write a refer-toolkit set on toy images: ``<root>/train2014/*.jpg``,
+    ``<root>/<name>/instances.json`` and ``<root>/<name>/<refs_file>`` (pickled, protocol 2,
+    like the public release). One ref per object with two sentences; the last image's refs are
+    in the 'val' split, the others in 'train'."""
+    import pickle
+    import shutil
+    make_toy_coco(root, 'train2014', num_images=num_images, seed=seed)
+    Path(root, name).mkdir(parents=True, exist_ok=True)
+    src = osp.join(root, 'annotations', 'instances_train2014.json')
+    shutil.copy(src, osp.join(root, name, 'instances.json'))
+    with open(src) as f:
+        coco = json.load(f)
+    refs, sent_id = [], 0
+    for ann in coco['annotations']:
+        shape = TOY_CLASSES[ann['category_id'] - 1]
+        x, y, w, h = ann['bbox']
+        side = 'left' if x + w / 2 < 40 else 'right'
+        sentences = []
+        for sent in (f'the {shape}', f'the {shape} on the {side}'):
+            sentences.append(dict(tokens=sent.split(), raw=sent, sent=sent, sent_id=sent_id))
+            sent_id += 1
+        refs.append(dict(ref_id=ann['id'], ann_id=ann['id'], image_id=ann['image_id'],
+                         split='val' if ann['image_id'] == num_images else 'train',
+                         category_id=ann['category_id'], sentences=sentences,
+                         sent_ids=[s['sent_id'] for s in sentences],
+                         file_name=f'train2014_{ann["image_id"]:04d}_{ann["id"]}.jpg'))
+    with open(osp.join(root, name, refs_file), 'wb') as f:
+        pickle.dump(refs, f, protocol=2)
+    return refs
