@@ -46,12 +46,16 @@ tiny_referring_train = _base_.referring_train
 tiny_referring_train.datasets[0].pipeline[2].scale = canvas_size  # Resize, per dataset
 tiny_referring_train.datasets[1].pipeline[2].scale = canvas_size
 tiny_referring_train.datasets[2].pipeline[2].scale = canvas_size
+tiny_interactive_train = _base_.coco_interactive_train
+tiny_interactive_train.pipeline[2].scale = canvas_size  # Resize
 tiny_llava_train = _base_.llava_instruct_train
 tiny_llava_train.pipeline[1].scale = canvas_size  # Resize
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(datasets=[tiny_panoptic_train, tiny_referring_train, tiny_llava_train]))
+    dataset=dict(datasets=[
+        tiny_panoptic_train, tiny_referring_train, tiny_interactive_train, tiny_llava_train
+    ]))
 val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=tiny_panoptic_val)
 test_dataloader = val_dataloader

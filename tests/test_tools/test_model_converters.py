@@ -14,8 +14,6 @@ import os
 import os.path as osp
 import pickle
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -453,10 +451,12 @@ def test_psalm_hf_vision_and_decoder_layouts(released, converted):
     assert torch.equal(pe.region_proj.weight, sd['region_projector.weight'])
     assert torch.equal(mg.score_mlps.category.layers[1].weight,
                        sd['predictor.CLASS_proj.layers.1.weight'])
-    assert torch.equal(mg.score_mlps.sentence.layers[0].bias, sd['predictor.SEG_proj.layers.0.bias'])
+    assert torch.equal(mg.score_mlps.sentence.layers[0].bias,
+                       sd['predictor.SEG_proj.layers.0.bias'])
     assert torch.equal(mg.score_mlps.visual_prior.layers[0].weight,
                        sd['predictor.REGION_proj.layers.0.weight'])
-    assert torch.equal(mg.pixel_decoder.lateral_convs[0].conv.bias, sd['pixel_decoder.adapter_1.0.bias'])
+    assert torch.equal(mg.pixel_decoder.lateral_convs[0].conv.bias,
+                       sd['pixel_decoder.adapter_1.0.bias'])
     assert torch.equal(mg.pixel_decoder.input_convs[2].gn.weight,
                        sd['pixel_decoder.input_proj.2.1.weight'])
     assert torch.equal(mg.pixel_decoder.level_encoding.weight,
@@ -465,14 +465,11 @@ def test_psalm_hf_vision_and_decoder_layouts(released, converted):
                        sd['model.mm_projector.layer1.0.downsample.1.running_var'])
 
 
-def test_psalm_hf_cli(released, tmp_path):
+def test_psalm_hf_cli(released, tmp_path, run_tool):
     out = tmp_path / 'cli_out'
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'model_converters', 'psalm_hf_to_mmdet.py'),
-         released['src'], str(out), '--base-config', TINY_CONFIG],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "'[SEG]': 50296" in proc.stdout
+    log = run_tool([osp.join(REPO, 'tools', 'model_converters', 'psalm_hf_to_mmdet.py'),
+                    released['src'], out, '--base-config', TINY_CONFIG], tmp_path, timeout=300)
+    assert "'[SEG]': 50296" in log
     assert sorted(os.listdir(out)) == ['psalm.pth', 'psalm_converted.py', 'tokenizer']
 
 
@@ -507,6 +504,12 @@ def test_psalm_hf_refuses_partial_conversion(released, tmp_path, change):
         convert_psalm_hf(src, str(out), TINY_CONFIG, logger=lambda *a: None)
     assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ['released']
+    if change == 'unexpected':
+        # An explicit drop request lets it through, and the meta says so.
+        meta = convert_psalm_hf(src, str(out), TINY_CONFIG,
+                                extra_drop=[r'predictor\.class_\w+\.weight'],
+                                logger=lambda *a: None)
+        assert meta['dropped'][key].startswith('dropped on request')
 
 
 # ------------------------------------------------------------------------ detectron2 pickle

@@ -44,3 +44,6 @@ grefcoco_val = dict(
     pipeline=grefcoco_test_pipeline)
 # Dataloaders and evaluators are assembled by the runnable configs (joint training, one
 # evaluation config per benchmark).
+
+# gIoU, cIoU, N-acc, T-acc (ReLA) from the explicit no-target decision, plus PSALM's protocol.
+grefcoco_evaluator = dict(type='GRESMetric')

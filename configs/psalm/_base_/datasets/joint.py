@@ -1,8 +1,8 @@
 # Stage-2 joint training data: every batch holds one task, tasks drawn 1:1:1:1 (reference).
-_base_ = ['./coco_panoptic.py', './refcoco.py', './llava_instruct.py']
+_base_ = ['./coco_panoptic.py', './refcoco.py', './coco_interactive.py', './llava_instruct.py']
 
-joint_tasks = ['panoptic', 'referring', 'conversation']
-joint_ratios = [1, 1, 1]
+joint_tasks = ['panoptic', 'referring', 'interactive', 'conversation']
+joint_ratios = [1, 1, 1, 1]
 train_dataloader = dict(
     batch_size=4,  # per GPU; 16 GPUs x 4 = the paper's batch of 64
     num_workers=4,
@@ -14,7 +14,7 @@ train_dataloader = dict(
         tasks=joint_tasks,
         datasets=[
             {{_base_.coco_panoptic_train}}, {{_base_.referring_train}},
-            {{_base_.llava_instruct_train}}
+            {{_base_.coco_interactive_train}}, {{_base_.llava_instruct_train}}
         ]))
 
 val_dataloader = dict(

@@ -64,3 +64,6 @@ refcoco_val = dict(
     pipeline=refcoco_test_pipeline)
 # Dataloaders and evaluators are assembled by the runnable configs (joint training, one
 # evaluation config per benchmark).
+
+# cIoU / gIoU; an empty union counts as IoU 1 (PSALM, LISA, GSVA).
+refcoco_evaluator = dict(type='ReferringSegMetric')

@@ -51,11 +51,14 @@ class TaskRatioBatchSampler(BatchSampler):
         self.seed = sync_random_seed() if seed is None else seed
 
     def __iter__(self) -> Iterator[List[int]]:
-        rng = np.random.default_rng([self.seed, self.rank])
+        # Separate streams: the task sequence depends only on (seed, rank, ratios), not on
+        # the dataset sizes that drive the reshuffles.
+        task_rng = np.random.default_rng([self.seed, self.rank, 0])
+        rng = np.random.default_rng([self.seed, self.rank, 1])
         orders = [None] * len(self.ranges)
         cursors = [0] * len(self.ranges)
         while True:
-            t = int(rng.choice(len(self.ranges), p=self.probs))
+            t = int(task_rng.choice(len(self.ranges), p=self.probs))
             start, end = self.ranges[t]
             batch = []
             while len(batch) < self.batch_size:
