@@ -127,13 +127,11 @@ class HFCausalLM(BaseModule):
             tok.add_special_tokens(dict(pad_token=PAD_TOKEN))
         tok.add_tokens([SEG_TOKEN], special_tokens=True)
         emb = self.model.get_input_embeddings()
-        if len(tok) > emb.num_embeddings and emb.weight.device.type != 'meta':
-            old = emb.num_embeddings
-            # New rows start at the mean of the old ones (the reference's smart resize).
-            self.model.resize_token_embeddings(len(tok), mean_resizing=True)
-            assert self.model.get_input_embeddings().num_embeddings >= old
-        elif len(tok) > emb.num_embeddings:
-            self.model.resize_token_embeddings(len(tok), mean_resizing=False)
+        if len(tok) > emb.num_embeddings:
+            # New rows start at the mean of the old ones (the reference's smart resize); weights
+            # built on the meta device have no values to average.
+            self.model.resize_token_embeddings(
+                len(tok), mean_resizing=emb.weight.device.type != 'meta')
         self.seg_token_id = tok.convert_tokens_to_ids(SEG_TOKEN)
         self.pad_token_id = tok.pad_token_id
         self.eos_token_id = tok.eos_token_id
