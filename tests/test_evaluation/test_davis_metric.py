@@ -12,8 +12,8 @@ from PIL import Image
 
 from mmdet.registry import METRICS
 
-from psalm.evaluation.metrics.davis_metric import (DAVISMetric, boundary_radius, disk,
-                                                   f_measure, seg2bmap)
+from psalm.evaluation.metrics.davis_metric import (DAVISMetric, boundary_radius, davis_palette,
+                                                   disk, f_measure, seg2bmap)
 
 S = 8
 
@@ -151,6 +151,28 @@ def test_overlaps_resolved_as_the_png_and_png_written(tmp_path):
     assert np.array_equal(index, expected)
     assert sorted(p.name for p in (tmp_path / 'v').iterdir()) == [
         '00000.png', '00001.png', '00002.png']
+
+
+def test_first_frame_annotation_written_for_the_toolkit(tmp_path):
+    """The toolkit reads frame 0 too: the given annotation, restricted to the tracked objects
+    (void 255 and an untracked id 9 become background), written once per video."""
+    first = np.zeros((S, S), np.uint8)
+    first[1, 1], first[2, 2], first[3, 3], first[0, :] = 3, 7, 9, 255
+    ann = tmp_path / 'ann' / '00000.png'
+    ann.parent.mkdir()
+    png = Image.fromarray(first)
+    png.putpalette(davis_palette())  # a full palette: PNG keeps the indices
+    png.save(ann)
+    out = tmp_path / 'out'
+    frames = [frame('v', i, [none(), none()], [none(), none()], object_ids=[3, 7], num_frames=3,
+                    first_frame_seg_map_path=str(ann), frame_name=f'{i:05d}') for i in (1, 2)]
+    evaluate(DAVISMetric(outfile_prefix=str(out)), frames, 1)
+    written = np.array(Image.open(out / 'v' / '00000.png'))
+    expected = np.zeros((S, S), np.uint8)
+    expected[1, 1], expected[2, 2] = 3, 7
+    assert np.array_equal(written, expected)
+    assert sorted(p.name for p in (out / 'v').iterdir()) == ['00000.png', '00001.png',
+                                                             '00002.png']  # no temp file left
 
 
 def test_format_only_writes_without_ground_truth(tmp_path):

@@ -5,12 +5,12 @@
 #   data/DAVIS/ImageSets/2017/val.txt
 #   data/DAVIS/JPEGImages/480p/<video>/*.jpg
 #   data/DAVIS/Annotations/480p/<video>/*.png      indexed PNGs, palette index = object id
-# One sample per frame from frame 1 on, video by video, frames in time order: keep the sampler
-# sequential (shuffle=False) and batch_size=1. Samples carry the first-frame masks as mask prompts;
-# replacing them by the previous frame's predictions (the reference's memory, IoU check 0.4) is the
-# evaluator's job, with `prev_frame_path`/`first_frame` from the metainfo.
-# No evaluator here: J&F is computed offline from indexed PNGs with davis2017-evaluation
-# (docs/evaluation_protocols.md 1.4); a config must set val/test_evaluator.
+# One sample per frame from frame 1 on, video by video, frames in time order. Samples carry the
+# first-frame masks as mask prompts; replacing them by the previous frame's predictions (the
+# reference's memory, IoU check 0.4) is the job of psalm's VOSTestLoop, which also runs the frames
+# of a video in order whatever the batch size and the number of processes.
+# No evaluator here: psalm_swinb_phi15_test_davis-2017.py sets DAVISMetric (J&F as
+# davis2017-evaluation, indexed PNGs for the official toolkit; docs/evaluation_protocols.md 1.4).
 davis_root = 'data/DAVIS/'
 davis_image_scale = (1024, 1024)  # long side to 1024; the model pads to 1024x1024
 

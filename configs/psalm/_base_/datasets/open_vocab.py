@@ -63,9 +63,11 @@ ade20k_150_semantic_val = dict(
     data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
     test_mode=True,
     pipeline=ade20k_150_semantic_test_pipeline)
-# mmdet's SemSegMetric averages IoU over classes present in GT or prediction (nanmean); the
-# reference's detectron2 evaluator over classes present in GT (docs/evaluation_protocols.md 1.6).
-open_vocab_semantic_evaluator = dict(type='SemSegMetric', iou_metrics=['mIoU'])
+# mIoU averaged over the classes present in the ground truth (class_average='gt_present'), as
+# the reference's detectron2 SemSegEvaluator; class_average='gt_or_pred_present' gives mmseg's /
+# mmdet SemSegMetric's nanmean (a class predicted but absent from the GT counts as 0). mmdet 3.3's
+# SemSegMetric also reports mean class accuracy as aAcc (docs/evaluation_protocols.md 1.6, 6).
+open_vocab_semantic_evaluator = dict(type='OVSemSegMetric', class_average='gt_present')
 ade20k_150_semantic_evaluator = open_vocab_semantic_evaluator
 
 # ------------------------------------------------------------------------------------ Cityscapes
@@ -142,7 +144,8 @@ pascal_context_459_val = dict(
     data_prefix=dict(img_path='images/validation', seg_map_path='annotations_ctx459/validation'),
     test_mode=True,
     pipeline=pascal_context_459_test_pipeline)
-pascal_context_459_evaluator = open_vocab_semantic_evaluator
+# mmdet reads the ignore index from the prediction (default 255): set it explicitly.
+pascal_context_459_evaluator = dict(open_vocab_semantic_evaluator, ignore_index=65535)
 
 # ------------------------------------------------------------------------ Pascal VOC 20 (VOC2012)
 # The official release, no conversion: palette PNGs read with pillow (OpenCV would expand the

@@ -197,6 +197,9 @@ class ConditionPromptEncoder(BaseModule):
         region_num_points: points sampled per visual-prior region.
         sentence_prefix: prepended to the expression before tokenisation (the reference
             tokenises ``" s1. s2."``).
+        eval_seed: in eval mode, region points are drawn from a generator seeded with this for
+            every sample, so a prediction does not depend on the batch it is in, the process or
+            what ran before (None: torch's global generator, as in training).
     """
 
     def __init__(self,
@@ -210,6 +213,7 @@ class ConditionPromptEncoder(BaseModule):
                  shuffle_categories: bool = True,
                  region_num_points: int = 256,
                  sentence_prefix: str = ' ',
+                 eval_seed: Optional[int] = 0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.system_prompt = system_prompt
@@ -224,6 +228,7 @@ class ConditionPromptEncoder(BaseModule):
         self.shuffle_categories = shuffle_categories
         self.region_num_points = region_num_points
         self.sentence_prefix = sentence_prefix
+        self.eval_seed = eval_seed
         self.num_mask_tokens = num_mask_tokens
 
         # Learnable LLM inputs, zero-initialised as in the reference: told apart only by position.
@@ -368,8 +373,10 @@ class ConditionPromptEncoder(BaseModule):
             if kind == 'visual_prior':
                 masks = torch.as_tensor(np.asarray(sample.metainfo['region_masks']),
                                         device=image_tokens.device).bool()
+                generator = None if self.training or self.eval_seed is None else \
+                    torch.Generator().manual_seed(self.eval_seed)
                 region_feats = region_pooling(image_tokens[b], grid_hw, masks, canvas_hw,
-                                              self.region_num_points)
+                                              self.region_num_points, generator)
             seqs.append(seq)
             kinds.append(kind)
             regions.append(region_feats)

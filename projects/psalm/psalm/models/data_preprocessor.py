@@ -13,9 +13,9 @@ class PSALMDataPreprocessor(DetDataPreprocessor):
     """mmdet's ``DetDataPreprocessor`` that puts every batch, in training and in testing, on a
     fixed canvas (the reference pads each resized image to 1024x1024 at the bottom/right).
 
-    Unlike mmdet's ``BatchFixedSizePad`` (training only), it also pads at test time, and pads
-    ground-truth masks and semantic maps only for samples that have them (conversation samples
-    have none).
+    Unlike mmdet's ``BatchFixedSizePad`` (training only), it also pads the images at test time.
+    Ground-truth masks and semantic maps are padded in training only (test-time targets stay at
+    ``ori_shape`` for the metrics), and only for samples that have them.
 
     Args:
         canvas_size: (H, W) of the canvas; resized images must fit in it.
@@ -53,7 +53,9 @@ class PSALMDataPreprocessor(DetDataPreprocessor):
         for sample in samples or []:
             sample.set_metainfo(dict(batch_input_shape=self.canvas_size,
                                      pad_shape=self.canvas_size))
-            self._pad_targets(sample)
+            if training:
+                # As mmdet: test-time targets stay at ori_shape, where metrics score them.
+                self._pad_targets(sample)
         data['inputs'] = canvas
         return data
 

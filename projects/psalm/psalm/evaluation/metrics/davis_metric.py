@@ -1,5 +1,6 @@
 """DAVIS-2017 semi-supervised video object segmentation: J, F and J&F (official definitions)."""
 import math
+import os
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
@@ -124,6 +125,10 @@ class DAVISMetric(BaseMetric):
         outfile_prefix: if set, write each frame's index map (value = object id, VOC palette)
             to ``<outfile_prefix>/<video>/<frame>.png`` for the official toolkit; ``<frame>``
             is ``frame_name``, else the ``img_path`` stem, else the frame index as 5 digits.
+            The toolkit also reads frame 0, which is the prompt, not a prediction: when a
+            sample carries ``first_frame_seg_map_path`` (``DAVISDataset``), that annotation is
+            written as ``<video>/<its stem>.png``, restricted to the tracked ``object_ids``
+            (void and other ids become background), as semi-supervised methods submit it.
         format_only: only write the PNGs (no ground truth needed); returns no metrics.
         **kwargs: ``collect_device``, ``prefix``.
     """
@@ -141,6 +146,7 @@ class DAVISMetric(BaseMetric):
         self.outfile_prefix = outfile_prefix
         self.format_only = format_only
         self._palette = davis_palette()
+        self._first_written = set()  # videos whose frame-0 PNG this process wrote
 
     def _index_map(self, data_sample: dict, object_ids: List[int], shape) -> np.ndarray:
         pred = pred_masks(data_sample, shape)
@@ -152,16 +158,35 @@ class DAVISMetric(BaseMetric):
             index_map[mask] = object_ids[region]
         return index_map
 
+    def _save_index_map(self, video: str, frame: str, index_map: np.ndarray) -> None:
+        out_dir = osp.join(self.outfile_prefix, video)
+        mkdir_or_exist(out_dir)
+        image = Image.fromarray(index_map)
+        image.putpalette(self._palette)  # 'L' -> 'P': values stay the object ids
+        path = osp.join(out_dir, f'{frame}.png')
+        # Written whole then renamed: a reader (or another rank) never sees half a PNG.
+        tmp = f'{path}.{os.getpid()}.tmp'
+        image.save(tmp, format='PNG')
+        os.replace(tmp, path)
+
     def _write_png(self, data_sample: dict, video: str, frame_id: int,
                    index_map: np.ndarray) -> None:
         frame, img_path = data_sample.get('frame_name'), data_sample.get('img_path')
         if frame is None:
             frame = osp.splitext(osp.basename(img_path))[0] if img_path else f'{frame_id:05d}'
-        out_dir = osp.join(self.outfile_prefix, video)
-        mkdir_or_exist(out_dir)
-        image = Image.fromarray(index_map)
-        image.putpalette(self._palette)  # 'L' -> 'P': values stay the object ids
-        image.save(osp.join(out_dir, f'{frame}.png'))
+        self._save_index_map(video, frame, index_map)
+
+    def _write_first_frame(self, data_sample: dict, video: str, object_ids: List[int]) -> None:
+        path = data_sample.get('first_frame_seg_map_path')
+        if path is None or video in self._first_written:
+            return
+        seg = np.array(Image.open(path))
+        if seg.ndim != 2:
+            raise ValueError(f'{path}: expected an indexed (palette) PNG of object ids, got an '
+                             f'image of shape {seg.shape}')
+        index_map = np.where(np.isin(seg, object_ids), seg, 0).astype(np.uint8)
+        self._save_index_map(video, osp.splitext(osp.basename(path))[0], index_map)
+        self._first_written.add(video)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Score every object of each frame (one record per frame); write the PNG if asked."""
@@ -187,6 +212,7 @@ class DAVISMetric(BaseMetric):
             index_map = self._index_map(data_sample, object_ids, shape)
             if self.outfile_prefix is not None:
                 self._write_png(data_sample, video, frame_id, index_map)
+                self._write_first_frame(data_sample, video, object_ids)
             scores = {}
             if gt is not None:
                 if len(gt) != len(object_ids):
