@@ -10,7 +10,9 @@ from .version import __version__
 register_mmengine_safe_globals()
 
 from .datasets import *  # noqa: F401,F403,E402
+from .engine import *  # noqa: F401,F403,E402
 from .evaluation import *  # noqa: F401,F403,E402
 from .models import *  # noqa: F401,F403,E402
+from .visualization import *  # noqa: F401,F403,E402
 
 __all__ = ['__version__', 'register_mmengine_safe_globals']

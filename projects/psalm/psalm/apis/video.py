@@ -1,0 +1,134 @@
+"""Video object segmentation helpers: frame lists, the reference's prompt memory, indexed PNGs.
+
+The reference (``psalm/eval/eval_davis.py``, ``with_memory=True``) prompts frame ``t`` with the
+masks predicted on frame ``t - 1`` and starts from the first frame's given masks. The predicted
+masks replace the prompts only when no two of them overlap with IoU > 0.4; otherwise the last good
+prompts are kept (docs/reference_implementation.md, DAVIS-17 VOS).
+"""
+import io
+import os
+import os.path as osp
+import re
+import tempfile
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+
+from psalm.visualization.palette import davis_palette
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+VOID_ID = 255  # DAVIS marks unlabelled pixels with 255: never an object
+
+
+def _frame_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)]
+
+
+def list_frames(folder: str) -> List[str]:
+    """Image files of ``folder`` in numeric-aware name order (``2.jpg`` before ``10.jpg``)."""
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'frames folder {folder!r} not found')
+    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_SUFFIXES)
+             and osp.isfile(osp.join(folder, n))]
+    if len(names) < 2:
+        raise ValueError(f'frames folder {folder!r} holds {len(names)} image(s) '
+                         f'({"/".join(IMAGE_SUFFIXES)}); a video needs at least 2')
+    return [osp.join(folder, n) for n in sorted(names, key=_frame_key)]
+
+
+def read_object_masks(path: str, shape: Optional[Tuple[int, int]] = None
+                      ) -> Tuple[np.ndarray, List[int]]:
+    """A first-frame annotation (indexed PNG, palette index = object id, 0 background, 255 void)
+    -> (K, H, W) bool masks and the K object ids in ascending order."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'first-frame mask {path!r} not found')
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+            seg = np.asarray(img)
+    except Exception as err:
+        raise ValueError(f'cannot read the first-frame mask {path!r} ({err})') from err
+    if seg.ndim != 2 or mode not in ('P', 'L'):
+        raise ValueError(f'first-frame mask {path!r} must be an indexed (palette) or grayscale '
+                         f'PNG whose values are object ids, got mode {mode} of shape {seg.shape}')
+    if shape is not None and seg.shape != tuple(shape):
+        raise ValueError(f'first-frame mask {path!r} is {seg.shape[1]}x{seg.shape[0]} (WxH), the '
+                         f'frames are {shape[1]}x{shape[0]}')
+    ids = [int(i) for i in np.unique(seg) if i not in (0, VOID_ID)]
+    if not ids:
+        raise ValueError(f'first-frame mask {path!r} has no object (only 0 and {VOID_ID})')
+    return np.stack([seg == i for i in ids]), ids
+
+
+def masks_to_index_map(masks: np.ndarray, scores: Sequence[float],
+                       object_ids: Sequence[int]) -> np.ndarray:
+    """(K, H, W) bool masks -> (H, W) uint8 map of object ids; overlaps go to the higher score."""
+    index = np.zeros(masks.shape[1:], np.uint8)
+    best = np.full(masks.shape[1:], -np.inf)
+    for mask, score, obj in zip(masks, scores, object_ids):
+        win = mask & (score > best)
+        index[win] = obj
+        best[win] = score
+    return index
+
+
+def encode_indexed_png(index_map: np.ndarray) -> bytes:
+    """(H, W) uint8 object ids -> PNG bytes with the DAVIS palette (mode ``P``)."""
+    img = Image.fromarray(index_map.astype(np.uint8))
+    img.putpalette(davis_palette().ravel().tolist())  # mode L -> P
+    buf = io.BytesIO()
+    img.save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write ``path`` through a temporary file in its folder, so it is never half-written."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=osp.splitext(path)[1], dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        umask = os.umask(0)  # mkstemp makes 0600 files: give the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def mask_iou_matrix(masks: np.ndarray) -> np.ndarray:
+    """(K, H, W) bool -> (K, K) pairwise IoU (0 where both are empty)."""
+    flat = masks.reshape(masks.shape[0], -1).astype(np.float64)
+    inter = flat @ flat.T
+    area = flat.sum(1)
+    union = area[:, None] + area[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+class VOSMemory:
+    """The prompts of the next frame (reference memory rule).
+
+    Args:
+        first_masks: (K, H, W) bool masks of the first frame.
+        iou_thr: predictions are rejected as prompts when two of them overlap above it (0.4).
+    """
+
+    def __init__(self, first_masks: np.ndarray, iou_thr: float = 0.4) -> None:
+        self.masks = first_masks.astype(bool)
+        self.iou_thr = iou_thr
+
+    def update(self, pred_masks: np.ndarray) -> bool:
+        """Take (K, H, W) predictions as the next prompts if they pass the check; returns
+        whether they did."""
+        if pred_masks.shape != self.masks.shape:
+            return False  # the reference also requires the same object count
+        iou = mask_iou_matrix(pred_masks.astype(bool))
+        np.fill_diagonal(iou, 0)
+        if (iou > self.iou_thr).any():
+            return False
+        self.masks = pred_masks.astype(bool)
+        return True
