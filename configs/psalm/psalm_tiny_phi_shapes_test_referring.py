@@ -1,0 +1,6 @@
+# Evaluates a checkpoint of psalm_tiny_phi_shapes_joint.py on the shapes val split, referring task:
+#   python tools/test.py configs/psalm/psalm_tiny_phi_shapes_test_referring.py CHECKPOINT
+_base_ = './psalm_tiny_phi_shapes_joint.py'
+
+test_dataloader = dict(dataset=dict(_base_.shapes_referring_val, _delete_=True))
+test_evaluator = dict(_base_.shapes_referring_evaluator, _delete_=True)

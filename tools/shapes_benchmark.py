@@ -1,0 +1,257 @@
+"""The project's main job: the synthetic "shapes" benchmark, end to end on a CPU.
+
+1. generates ``data/shapes`` (COCO panoptic + instances, RefCOCO-style refs, gRefCOCO-style
+   expressions, COCO-Interactive prompts, LLaVA-style questions) if it is missing;
+2. trains the tiny PSALM joint config with ``tools/train.py`` (panoptic, referring, gRES,
+   interactive and conversation batches, drawn by the joint sampler);
+3. evaluates every task on the val split with ``tools/test.py`` and the real metrics, and paints
+   a few val predictions per task;
+4. prints one table (also written to ``<work-dir>/results.md`` and ``results.json``), with the
+   trivial referring baselines (whole-image mask, largest-object mask) for comparison.
+
+    python tools/shapes_benchmark.py [--work-dir work_dirs/shapes] [--max-iters N]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+from glob import glob
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+TOOLS = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(TOOLS)
+TRAIN_CONFIG = osp.join(REPO, 'configs', 'psalm', 'psalm_tiny_phi_shapes_joint.py')
+# task -> (test config, [(column, metric key)])
+TASKS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
+    'panoptic': ('psalm_tiny_phi_shapes_test_panoptic.py',
+                 [('PQ', 'coco_panoptic/PQ'), ('SQ', 'coco_panoptic/SQ'),
+                  ('RQ', 'coco_panoptic/RQ'), ('PQ things', 'coco_panoptic/PQ_th'),
+                  ('PQ stuff', 'coco_panoptic/PQ_st')]),
+    'referring': ('psalm_tiny_phi_shapes_test_referring.py',
+                  [('cIoU', 'refseg/cIoU'), ('gIoU', 'refseg/gIoU')]),
+    'interactive': ('psalm_tiny_phi_shapes_test_interactive.py',
+                    [(f'{t} mIoU', f'interactive/{t}_mIoU')
+                     for t in ('point', 'scribble', 'box', 'mask')]),
+    'gres': ('psalm_tiny_phi_shapes_test_gres.py',
+             [('gIoU', 'gres/gIoU'), ('cIoU', 'gres/cIoU'), ('N-acc', 'gres/N_acc'),
+              ('T-acc', 'gres/T_acc')]),
+}
+# The issue's targets on the val split.
+TARGETS = {'panoptic/PQ': 50.0, 'referring/cIoU': 70.0, 'interactive/point mIoU': 70.0,
+           'gres/gIoU': 60.0, 'gres/N-acc': 70.0}
+
+
+def run(cmd: Sequence[str], log_file: Optional[str] = None) -> None:
+    """Run a tool with this interpreter; stream its output (and tee it into ``log_file``)."""
+    print('+', ' '.join(cmd), flush=True)
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env) as proc, \
+            open(log_file or os.devnull, 'w') as log:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+    if proc.returncode:
+        raise SystemExit(f'{cmd[1]} failed with exit code {proc.returncode}')
+
+
+def latest_metrics(work_dir: str) -> dict:
+    """The metrics json tools/test.py wrote last under ``work_dir``."""
+    files = sorted(glob(osp.join(work_dir, '*', '*.json')), key=osp.getmtime)
+    if not files:
+        raise FileNotFoundError(f'no metrics json under {work_dir}: did tools/test.py run?')
+    with open(files[-1]) as f:
+        return json.load(f)
+
+
+def train_losses(train_dir: str) -> List[Tuple[int, float]]:
+    """(iteration, total loss) of every logged training step (MMEngine's scalars.json)."""
+    files = sorted(glob(osp.join(train_dir, '*', 'vis_data', 'scalars.json')), key=osp.getmtime)
+    curve = []
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                entry = json.loads(line)
+                if 'loss' in entry and 'iter' in entry:
+                    curve.append((int(entry['iter']), float(entry['loss'])))
+    return curve
+
+
+def referring_baselines(data_root: str, refs_file: str, instances_file: str,
+                        split: str = 'val') -> Dict[str, float]:
+    """cIoU / gIoU (%) of two trivial referring predictors on ``split``, one per expression as in
+    the per-sentence protocol: the whole image, and the largest object of the image."""
+    from pycocotools import mask as mask_util
+    from pycocotools.coco import COCO
+    with open(osp.join(data_root, refs_file)) as f:
+        refs = [r for r in json.load(f) if r['split'] == split]
+    coco = COCO(osp.join(data_root, instances_file))
+    out = {}
+    for name in ('whole image', 'largest object'):
+        inter = union = 0
+        ious = []
+        for ref in refs:
+            target = coco.annToMask(coco.anns[ref['ann_id']]).astype(bool)
+            if name == 'whole image':
+                pred = np.ones_like(target)
+            else:
+                anns = coco.imgToAnns[ref['image_id']]
+                largest = max(anns, key=lambda a: mask_util.area(coco.annToRLE(a)))
+                pred = coco.annToMask(largest).astype(bool)
+            i, u = int((pred & target).sum()), int((pred | target).sum())
+            for _ in ref['sentences']:  # one prediction per expression
+                inter, union = inter + i, union + u
+                ious.append(i / u if u else 1.0)
+        out[name] = dict(cIoU=100 * inter / max(union, 1), gIoU=100 * float(np.mean(ious)))
+    return out
+
+
+def format_table(results: Dict[str, Dict[str, float]],
+                 baselines: Dict[str, Dict[str, float]]) -> str:
+    rows = ['| task | metric | value | target |', '|---|---|---|---|']
+    for task, values in results.items():
+        for column, value in values.items():
+            target = TARGETS.get(f'{task}/{column}')
+            rows.append(f'| {task} | {column} | {value:.1f} | '
+                        f'{">= %.0f" % target if target else ""} |')
+    for name, values in baselines.items():
+        rows.append(f'| referring baseline: {name} | cIoU / gIoU | '
+                    f'{values["cIoU"]:.1f} / {values["gIoU"]:.1f} | |')
+    return '\n'.join(rows)
+
+
+def data_root_options(config: str, data_root: str,
+                      default_root: str = 'data/shapes/') -> List[str]:
+    """``--cfg-options`` that move every path of ``config`` under ``default_root`` (datasets'
+    ``data_root``, evaluators' files) to ``data_root``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    new_root = osp.join(osp.abspath(data_root), '')
+    options = []
+
+    def visit(node, key: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                visit(v, f'{key}.{k}')
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                visit(v, f'{key}.{i}')
+        elif isinstance(node, str) and node.startswith(default_root):
+            options.append(f'{key}={new_root}{node[len(default_root):]}')
+
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+                 'test_evaluator'):
+        if cfg.get(name) is not None:
+            visit(cfg[name], name)
+    return options
+
+
+def picture_options(config: str, num: int) -> List[str]:
+    """``--cfg-options`` that keep the first ``num`` samples of the test set (of each part of a
+    ``ConcatDataset``)."""
+    from mmengine.config import Config
+    dataset = Config.fromfile(config).test_dataloader.dataset
+    if dataset.get('type') == 'ConcatDataset':
+        return [f'test_dataloader.dataset.datasets.{i}.indices={num}'
+                for i in range(len(dataset.datasets))]
+    return [f'test_dataloader.dataset.indices={num}']
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/shapes')
+    parser.add_argument('--data-root', default='data/shapes',
+                        help='generated here if missing (the configs read data/shapes/)')
+    parser.add_argument('--config', default=TRAIN_CONFIG, help='training config')
+    parser.add_argument('--max-iters', type=int, help='shorter or longer training than the config')
+    parser.add_argument('--log-interval', type=int,
+                        help="log (and record in the loss curve) every N iterations, not the config's")
+    parser.add_argument('--num-train', type=int, help='images of a newly generated train split')
+    parser.add_argument('--num-val', type=int, help='images of a newly generated val split')
+    parser.add_argument('--checkpoint', help='skip training and evaluate this checkpoint')
+    parser.add_argument('--num-pictures', type=int, default=4, help='painted val images per task')
+    args = parser.parse_args()
+    work_dir = osp.abspath(args.work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    custom_root = osp.abspath(args.data_root) != osp.abspath('data/shapes')
+
+    generate = [sys.executable, osp.join(TOOLS, 'dataset_converters', 'generate_shapes.py'),
+                args.data_root]
+    if args.num_train:
+        generate += ['--num-train', str(args.num_train)]
+    if args.num_val:
+        generate += ['--num-val', str(args.num_val)]
+    if osp.isfile(osp.join(args.data_root, 'meta.json')) and not (args.num_train or args.num_val):
+        print(f'using the shapes set in {args.data_root}')  # whatever its size
+    else:
+        run(generate)  # skips a complete set made with the same settings
+
+    timings = {}
+    checkpoint = args.checkpoint
+    train_dir = osp.join(work_dir, 'train')
+    if checkpoint is None:
+        train = [sys.executable, osp.join(TOOLS, 'train.py'), args.config, '--work-dir', train_dir]
+        opts = data_root_options(args.config, args.data_root) if custom_root else []
+        if args.max_iters:  # the cosine schedule ends with the run
+            from mmengine.config import Config
+            warmup = Config.fromfile(args.config).param_scheduler[0]['end']
+            n = args.max_iters
+            opts += [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
+                     f'param_scheduler.0.end={min(warmup, n)}',
+                     f'param_scheduler.1.begin={min(warmup, n)}', f'param_scheduler.1.end={n}',
+                     f'param_scheduler.1.T_max={max(n - warmup, 1)}']
+        if args.log_interval:
+            opts += [f'default_hooks.logger.interval={args.log_interval}']
+        if opts:
+            train += ['--cfg-options', *opts]
+        start = time.time()
+        run(train)
+        timings['train_s'] = time.time() - start
+        with open(osp.join(train_dir, 'last_checkpoint')) as f:
+            checkpoint = f.read().strip()
+
+    results: Dict[str, Dict[str, float]] = {}
+    config_dir = osp.dirname(args.config)
+    for task, (config, columns) in TASKS.items():
+        config = osp.join(config_dir, config)
+        test_dir = osp.join(work_dir, f'test_{task}')
+        shutil.rmtree(test_dir, ignore_errors=True)
+        opts = data_root_options(config, args.data_root) if custom_root else []
+        cmd = [sys.executable, osp.join(TOOLS, 'test.py'), config, checkpoint, '--work-dir', test_dir]
+        start = time.time()
+        run(cmd + (['--cfg-options', *opts] if opts else []))
+        timings[f'test_{task}_s'] = time.time() - start
+        metrics = latest_metrics(test_dir)
+        results[task] = {column: float(metrics[key]) for column, key in columns}
+        if args.num_pictures:  # a second, short pass over the first val images, painted
+            pictures = osp.join(work_dir, 'pictures', task)
+            shutil.rmtree(pictures, ignore_errors=True)
+            run(cmd[:-1] + [pictures, '--show-dir', 'vis', '--cfg-options', *opts,
+                            *picture_options(config, args.num_pictures)])
+
+    baselines = referring_baselines(args.data_root, 'refer/refs.json', 'refer/instances.json')
+    curve = train_losses(train_dir) if args.checkpoint is None else []
+    table = format_table(results, baselines)
+    print('\n' + table)
+    if curve:
+        print(f'training loss: {curve[0][1]:.3f} at iter {curve[0][0]} -> '
+              f'{curve[-1][1]:.3f} at iter {curve[-1][0]}')
+    summary = dict(results=results, baselines=baselines, loss_curve=curve, timings=timings,
+                   checkpoint=checkpoint)
+    tmp = osp.join(work_dir, 'results.json.tmp')
+    with open(tmp, 'w') as f:
+        json.dump(summary, f, indent=1)
+    os.replace(tmp, osp.join(work_dir, 'results.json'))
+    with open(osp.join(work_dir, 'results.md'), 'w') as f:
+        f.write(table + '\n')
+    print(f'results: {osp.join(work_dir, "results.md")}; pictures: {work_dir}/pictures/<task>/*/vis/')
+
+
+if __name__ == '__main__':
+    main()
