@@ -46,14 +46,42 @@ def init_cpu_distributed(cfg: Config) -> None:
     """Start a gloo process group for ``--launcher pytorch`` on machines without CUDA.
 
     mmengine's ``init_dist`` always calls ``torch.cuda.set_device``, which fails on a CPU-only
-    build of torch; the Runner skips its own initialisation once a process group exists. Its
-    default DDP wrapper passes a GPU ``device_ids``, so CPU runs get a wrapper config without it.
+    build of torch; the Runner (and FlexibleRunner's strategies) skip their own initialisation
+    once a process group exists. Their default wrappers pass a GPU device (DDP's
+    ``device_ids``, FSDP's ``device_id``), so CPU runs get wrapper configs without it.
     """
     if cfg.launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
         return
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
-    if cfg.get('model_wrapper_cfg') is None:
+    strategy = cfg.get('strategy')
+    if strategy is not None:
+        kind = strategy.get('type', '')
+        if 'DeepSpeed' in kind:
+            # Checked: ZeRO-2 gets through forward and backward on gloo, then DeepSpeed's
+            # optimizer step fails in all_gather_into_tensor (in-place write to a split view).
+            raise RuntimeError('DeepSpeedStrategy needs GPUs (NCCL); on CPU use DDP or FSDP')
+        wrapper = strategy.get('model_wrapper') or {}
+        if 'FSDP' in kind:
+            strategy.model_wrapper = dict(wrapper, device_id=torch.device('cpu'))
+        elif 'DDP' in kind:
+            strategy.model_wrapper = {
+                **dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                       find_unused_parameters=cfg.get('find_unused_parameters', False)),
+                **wrapper, 'device_ids': None}
+    elif cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     dist.init_process_group(backend='gloo')
+
+
+def finish_distributed() -> None:
+    """Tear the process group down before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's background threads can outlive the Python objects
+    they serve, and a rank that already wrote its results then aborts ("terminate called
+    without an active exception", exit code -6), failing the whole launch.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -70,7 +70,7 @@ else
     log "reusing compiled mmcv from $WHEEL"
 fi
 
-log "installing mmcv, the OpenMMLab stack and the runtime requirements"
+log "installing mmcv, the OpenMMLab stack, the runtime and test requirements (peft for LoRA included)"
 "${PIP[@]}" "$WHEEL" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
 "${PIP[@]}" --no-deps -r "$ROOT/requirements/nodeps.txt"
 
@@ -78,10 +78,11 @@ log "installing psalm (editable)"
 "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"
 
 "$PY" - <<'PY'
-import mmcv, mmdet, mmengine, torch, transformers
+import mmcv, mmdet, mmengine, peft, torch, transformers
 import mmcv.ops  # fails without the compiled ops
 import psalm
 print(f'torch {torch.__version__}, mmcv {mmcv.__version__} (ops ok), mmengine {mmengine.__version__}, '
-      f'mmdet {mmdet.__version__}, transformers {transformers.__version__}, psalm {psalm.__version__}')
+      f'mmdet {mmdet.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, '
+      f'psalm {psalm.__version__}')
 PY
 log "done: activate with 'source $VENV/bin/activate'"

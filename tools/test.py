@@ -6,7 +6,8 @@ import argparse
 import os.path as osp
 
 import psalm  # noqa: F401  (registers modules and the safe checkpoint allow-list)
-from _runner_args import add_common_args, init_cpu_distributed, load_config, parse
+from _runner_args import (add_common_args, finish_distributed, init_cpu_distributed, load_config,
+                          parse)
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
@@ -61,6 +62,7 @@ def main() -> None:
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -2,16 +2,21 @@
 
 Same arguments as MMDetection's ``tools/train.py``. Works from any working directory once the
 environment from ``tools/setup_env.sh`` is active (``psalm`` is an installed package).
+
+A config with a ``strategy`` (DeepSpeed ZeRO, FSDP: ``configs/psalm/*_zero2.py``, ``*_fsdp.py``)
+runs with MMEngine's ``FlexibleRunner``; every other config with MMEngine's ``Runner`` (DDP under
+``--launcher pytorch|slurm``).
 """
 import argparse
 import os.path as osp
 
 import psalm  # noqa: F401  (registers modules and the safe checkpoint allow-list)
-from _runner_args import add_common_args, init_cpu_distributed, load_config, parse
+from _runner_args import (add_common_args, finish_distributed, init_cpu_distributed, load_config,
+                          parse)
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import FlexibleRunner, Runner
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,6 +37,9 @@ def parse_args() -> argparse.Namespace:
 def build_config(args: argparse.Namespace) -> Config:
     cfg = load_config(args)
     if args.amp:
+        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'DeepSpeedOptimWrapper':
+            raise ValueError('--amp does not apply to DeepSpeed: set the precision in the '
+                             "config's strategy (fp16=..., bf16=... or config.torch_autocast)")
         if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
             print('AMP training is already enabled in the config.')
         else:
@@ -60,8 +68,14 @@ def main() -> None:
     setup_cache_size_limit_of_dynamo()
     cfg = build_config(args)
     init_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if cfg.get('strategy') is not None:
+        runner = FlexibleRunner.from_cfg(cfg)
+    elif 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

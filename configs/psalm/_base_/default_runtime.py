@@ -3,7 +3,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, save_last=True,
+    # CheckpointHook + every rank's RNG states (exact resumes) + atomic writes (a kill while
+    # saving never leaves a truncated checkpoint for --resume).
+    checkpoint=dict(type='ResumableCheckpointHook', by_epoch=False, interval=5000, save_last=True,
                     max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))

@@ -5,7 +5,26 @@ warmup_iters = 1680
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.0),
-    clip_grad=None)
+    clip_grad=None,
+    # Parameter groups per component (MMEngine's DefaultOptimWrapperConstructor), the knobs for
+    # layer-wise learning rates. The reference trains every group at the same lr without weight
+    # decay, so all lr multipliers are 1 (Mask2Former uses 0.1 for a backbone that trains:
+    # freeze_backbone=False); norms, biases, embeddings and learned queries would get no decay
+    # should weight_decay be raised.
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        custom_keys={
+            'backbone': dict(lr_mult=1.0),
+            'projector': dict(lr_mult=1.0),
+            'language_model.model.model.embed_tokens': dict(lr_mult=1.0, decay_mult=0.0),
+            'language_model': dict(lr_mult=1.0),
+            'prompt_encoder': dict(lr_mult=1.0, decay_mult=0.0),  # mask tokens
+            'mask_generator.pixel_decoder': dict(lr_mult=1.0),
+            'query_embed': dict(lr_mult=1.0, decay_mult=0.0),
+            'level_embed': dict(lr_mult=1.0, decay_mult=0.0),
+            'mask_generator': dict(lr_mult=1.0),
+        }))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=warmup_iters, end=max_iters,

@@ -79,10 +79,19 @@ class HFCausalLM(BaseModule):
             loaded with ``from_pretrained``.
         tokenizer: see :func:`build_tokenizer`.
         attn_implementation: ``'sdpa'`` or ``'eager'`` (or anything HF accepts).
-        gradient_checkpointing: enable HF gradient checkpointing of the decoder layers.
+        gradient_checkpointing: enable HF gradient checkpointing of the decoder layers
+            (non-reentrant: each layer's activations are recomputed in the backward pass).
         lm_head_bias: the reference replaces Phi's LM head (which has a bias) by a bias-free
             ``Linear``; ``False`` reproduces that, ``None`` keeps the model's own head.
         torch_dtype: dtype for ``from_pretrained``.
+        lora: None, or ``peft.LoraConfig`` arguments (e.g. ``dict(r=16, lora_alpha=32,
+            target_modules=['q_proj', 'k_proj', 'v_proj', 'dense', 'fc1', 'fc2'])``): LoRA
+            adapters are injected into the LLM in place and only they stay trainable in it
+            (``peft`` package). Full checkpoints (without adapters) still load: their
+            ``<layer>.weight`` go to the wrapped ``<layer>.base_layer.weight``.
+            :meth:`merge_lora` folds the adapters into the weights.
+        frozen: no LLM weight is trained (stage-1 alignment: only the projector learns);
+            gradients still flow through the LLM to its input embeddings.
     """
 
     def __init__(self,
@@ -92,6 +101,8 @@ class HFCausalLM(BaseModule):
                  gradient_checkpointing: bool = False,
                  lm_head_bias: Optional[bool] = None,
                  torch_dtype: Optional[str] = None,
+                 lora: Optional[dict] = None,
+                 frozen: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import AutoConfig, AutoModelForCausalLM
@@ -115,6 +126,55 @@ class HFCausalLM(BaseModule):
             self.model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs=dict(use_reentrant=False))
         self.model.config.use_cache = False
+        self.lora_layers: List[str] = []
+        if frozen and lora is not None:
+            raise ValueError('language_model: `frozen` and `lora` exclude each other')
+        if frozen:
+            self.model.requires_grad_(False)
+        if lora is not None:
+            self._inject_lora(lora)
+
+    def _inject_lora(self, lora: dict) -> None:
+        try:
+            from peft import LoraConfig, inject_adapter_in_model
+            from peft.tuners.lora import LoraLayer
+        except ImportError as e:
+            raise ImportError('language_model.lora needs the `peft` package '
+                              '(pip install peft)') from e
+        lora = dict(lora)
+        lora.setdefault('task_type', 'CAUSAL_LM')
+        # Freezes every non-adapter parameter of the LLM (peft's default).
+        inject_adapter_in_model(LoraConfig(**lora), self.model)
+        self.lora_layers = [name for name, m in self.model.named_modules()
+                            if isinstance(m, LoraLayer)]
+        if not self.lora_layers:
+            raise ValueError(f'language_model.lora: no module matches target_modules='
+                             f'{lora.get("target_modules")}')
+        # Called as hook(module, state_dict, prefix, ...): the unbound method gets module=self.
+        self.register_load_state_dict_pre_hook(HFCausalLM._map_full_weights_to_lora)
+
+    def _map_full_weights_to_lora(self, state_dict: dict, prefix: str, *args) -> None:
+        """Load a checkpoint without adapters: ``<lora layer>.{weight,bias}`` ->
+        ``<lora layer>.base_layer.{weight,bias}`` (the adapters keep their initial values)."""
+        for layer in self.lora_layers:
+            for param in ('weight', 'bias'):
+                src = f'{prefix}model.{layer}.{param}'
+                dst = f'{prefix}model.{layer}.base_layer.{param}'
+                if src in state_dict and dst not in state_dict:
+                    state_dict[dst] = state_dict.pop(src)
+
+    def merge_lora(self) -> None:
+        """Fold the LoRA adapters into the LLM weights and remove them (for export or faster
+        inference): the LLM gets back its plain layers and parameter names."""
+        from peft.tuners.lora import LoraLayer
+        for name in self.lora_layers:
+            parent_name, _, child = name.rpartition('.')
+            parent = self.model.get_submodule(parent_name) if parent_name else self.model
+            layer = getattr(parent, child)
+            assert isinstance(layer, LoraLayer)
+            layer.merge(safe_merge=True)  # raises on NaN/inf instead of corrupting weights
+            setattr(parent, child, layer.get_base_layer())
+        self.lora_layers = []
 
     def _add_special_tokens(self) -> None:
         """Add ``[PAD]`` (if the tokenizer has no pad token) and ``[SEG]`` as in the reference.
@@ -159,15 +219,18 @@ class HFCausalLM(BaseModule):
 
         Returns:
             dict with ``hidden_states`` (B, L, hidden_size), the last layer after the final norm,
-            and ``loss`` when ``labels`` are given.
+            and, when ``labels`` are given, ``loss`` (mean over the target tokens, NaN without
+            any) and ``num_tokens`` (how many there are; PSALM re-normalises over ranks).
         """
         out = self.model.base_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                                     use_cache=False)
         result = dict(hidden_states=out.last_hidden_state)
         if labels is not None:
             logits = self.model.lm_head(out.last_hidden_state[:, :-1]).float()
+            targets = labels[:, 1:].flatten()
             result['loss'] = nn.functional.cross_entropy(
-                logits.flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100)
+                logits.flatten(0, 1), targets, ignore_index=-100)
+            result['num_tokens'] = int((targets != -100).sum())
         return result
 
     @torch.no_grad()

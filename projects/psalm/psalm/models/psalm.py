@@ -18,6 +18,7 @@ from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures import DetDataSample, OptSampleList, SampleList
 from .condition_prompt import PromptBatch
+from .criterion import reduce_mean_counts
 from .postprocessors import mask_logits_to_image
 
 # Post-processors per task, after the reference (`seg_task=panoptic` turns all three on).
@@ -122,15 +123,23 @@ class PSALM(BaseDetector):
     # ----------------------------------------------------------------- modes
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> Dict[str, Tensor]:
         outputs, conditions, llm_out = self._segment(batch_inputs, batch_data_samples)
+        gts = [s.gt_instances if 'gt_instances' in s else InstanceData()
+               for s in batch_data_samples]
+        # Loss normalisers are means over ranks, gathered by one all-reduce that every rank joins
+        # whatever task its batch holds (joint training gives ranks different tasks; a rank that
+        # skipped it would break the collective), so DDP's gradient is the global batch's.
+        counts = self.criterion.local_counts(outputs, conditions, gts)
+        counts['llm_tokens'] = float(llm_out.get('num_tokens', 0))
+        counts = reduce_mean_counts(counts, batch_inputs.device)
         losses: Dict[str, Tensor] = {}
         if outputs is not None:
-            gts = [s.gt_instances if 'gt_instances' in s else InstanceData()
-                   for s in batch_data_samples]
             metas = [s.metainfo for s in batch_data_samples]
-            losses.update(self.criterion(outputs, conditions, gts, metas))
+            losses.update(self.criterion(outputs, conditions, gts, metas, counts))
         if 'loss' in llm_out:
-            # Next-token loss only for instruction-following (conversation) samples.
-            losses['loss_llm'] = torch.nan_to_num(llm_out['loss'])
+            # Next-token loss only for instruction-following (conversation) samples: this rank's
+            # token mean, re-normalised by the mean token count over ranks.
+            scale = llm_out['num_tokens'] / counts['llm_tokens'] if counts['llm_tokens'] else 0.0
+            losses['loss_llm'] = torch.nan_to_num(llm_out['loss']) * scale
         return losses
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
