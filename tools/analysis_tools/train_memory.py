@@ -104,10 +104,10 @@ class SavedTensorMeter:
             module = model.get_submodule(name)
             module.register_forward_pre_hook(self._enter(name))
             module.register_forward_hook(self._leave)
-        llm = getattr(getattr(model, 'language_model', None), 'model', None)
-        if getattr(llm, 'is_gradient_checkpointing', False):
+        llm = getattr(model, 'language_model', None)
+        if getattr(llm, 'gradient_checkpointing', False):
             # Checkpointed layers hide their saves from outer hooks and keep their inputs.
-            for layer in llm.model.layers:
+            for layer in llm.model.model.layers:
                 layer.register_forward_pre_hook(self._count_layer_input, with_kwargs=True)
 
     def _enter(self, name: str):
@@ -204,8 +204,7 @@ def main() -> None:
     result.update(
         config=osp.basename(args.config), task=args.task, autocast=args.autocast,
         canvas=list(canvas), llm_tokens=tokens[0] if tokens else None,
-        gradient_checkpointing=bool(getattr(model.language_model.model,
-                                            'is_gradient_checkpointing', False)),
+        gradient_checkpointing=model.language_model.gradient_checkpointing,
         parameters=params, parameters_total=total, parameters_trainable=trainable,
         gpus=args.gpus, batch_per_gpu=batch,
         model_states_gib=states,

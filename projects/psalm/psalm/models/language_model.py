@@ -122,9 +122,13 @@ class HFCausalLM(BaseModule):
             self.model.lm_head = nn.Linear(old.in_features, old.out_features, bias=lm_head_bias,
                                            device=old.weight.device, dtype=old.weight.dtype)
         self._add_special_tokens()
+        self.gradient_checkpointing = gradient_checkpointing
         if gradient_checkpointing:
-            self.model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs=dict(use_reentrant=False))
+            kwargs = dict(use_reentrant=False)
+            if hasattr(self.model, 'activation_checkpointing_enable'):  # transformers >= 5.2x
+                self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         self.model.config.use_cache = False
         self.lora_layers: List[str] = []
         if frozen and lora is not None:
