@@ -183,7 +183,7 @@ def test_paramwise_groups_of_the_joint_schedule():
 
 
 @pytest.mark.parametrize('name', ['joint_bf16', 'joint_zero2', 'joint_fsdp', 'joint_lora-1gpu'])
-def test_scale_configs(name):
+def test_scale_configs(name, tmp_path):
     from mmengine.registry import STRATEGIES
     cfg = _config(name)
     assert cfg.model.language_model.gradient_checkpointing
@@ -195,12 +195,15 @@ def test_scale_configs(name):
         assert cfg.optim_wrapper.type == 'DeepSpeedOptimWrapper'
         assert cfg.optim_wrapper.optimizer.lr == 6e-5 and 'paramwise_cfg' in cfg.optim_wrapper
         pytest.importorskip('deepspeed')  # not a test requirement (heavy)
-        assert type(STRATEGIES.build(strategy)).__name__ == 'DeepSpeedStrategy'
+        # work_dir: a strategy opens its log file there (default: ./work_dirs)
+        built = STRATEGIES.build(dict(strategy, work_dir=str(tmp_path)))
+        assert type(built).__name__ == 'DeepSpeedStrategy'
         return
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.dtype == 'bfloat16'
     if name == 'joint_fsdp':
-        assert type(STRATEGIES.build(strategy)).__name__ == 'FSDPStrategy'
+        built = STRATEGIES.build(dict(strategy, work_dir=str(tmp_path)))  # logs there
+        assert type(built).__name__ == 'FSDPStrategy'
         assert strategy.model_wrapper.use_orig_params
     else:
         assert strategy is None
