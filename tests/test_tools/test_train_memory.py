@@ -58,3 +58,27 @@ def test_tiny_config_end_to_end(tmp_path, repo_root, run_tool):
     assert 0 < ckpt['activation_bytes_per_image']['language_model'] < act['language_model']
     assert plain['estimate_gib_per_gpu']['ddp'] == pytest.approx(
         plain['model_states_gib']['ddp'] + 2 * plain['activations_gib_per_image'])
+
+
+def test_kernel_like_deform_attn_keeps_kernel_inputs_only_and_same_gradients(repo_root):
+    from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
+    tool = _tool(repo_root)
+    gen = torch.Generator().manual_seed(0)
+    shapes = torch.tensor([[4, 4], [2, 2]])
+    value = torch.randn(1, 20, 2, 8, generator=gen, requires_grad=True)
+    locations = torch.rand(1, 5, 2, 2, 3, 2, generator=gen, requires_grad=True)
+    weights = torch.rand(1, 5, 2, 2, 3, generator=gen, requires_grad=True)
+    grad_out = torch.randn(1, 5, 16, generator=gen)
+    expected = multi_scale_deformable_attn_pytorch(value, shapes, locations, weights)
+    expected_grads = torch.autograd.grad(expected, [value, locations, weights], grad_out)
+
+    saved = []
+    with tool.kernel_like_deform_attn(), torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t) or t, lambda t: t):
+        import mmcv.ops.multi_scale_deform_attn as msda
+        out = msda.multi_scale_deformable_attn_pytorch(value, shapes, locations, weights)
+    assert torch.allclose(out, expected)
+    assert [t.shape for t in saved] == [value.shape, shapes.shape, locations.shape, weights.shape]
+    grads = torch.autograd.grad(out, [value, locations, weights], grad_out)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, expected_grads))
+    assert msda.multi_scale_deformable_attn_pytorch is multi_scale_deformable_attn_pytorch

@@ -14,7 +14,9 @@ Runs anywhere (CPU included), so memory can be planned before a GPU is rented:
   at the config's canvas, counting the bytes of every tensor autograd keeps for the backward pass
   (``torch.autograd.graph.saved_tensors_hooks``, one count per storage, parameters excluded,
   autocast's low-precision weight copies included), per component. Under LLM gradient
-  checkpointing the layers keep only their inputs, which are counted instead.
+  checkpointing the layers keep only their inputs, which are counted instead. mmcv has no CPU
+  kernel for deformable attention; its PyTorch fallback is made to keep what the CUDA kernel
+  keeps, so the figures are a GPU's.
 
 Not included (add a margin): the CUDA context (about 0.5 GiB), the allocator's caching and
 fragmentation, temporary buffers inside kernels, DDP's gradient buckets (+ one copy of the
@@ -25,9 +27,10 @@ import json
 import os.path as osp
 import time
 from collections import defaultdict
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Dict, List
 
+import mmcv.ops.multi_scale_deform_attn as msda
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
@@ -40,6 +43,7 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import register_all_modules
 
 GIB = 2**30
+msda_pytorch = msda.multi_scale_deformable_attn_pytorch  # the original, before any patch
 COMPONENTS = ('backbone', 'projector', 'prompt_encoder', 'language_model',
               'mask_generator.pixel_decoder', 'mask_generator', 'criterion')
 
@@ -139,6 +143,40 @@ class SavedTensorMeter:
         return t
 
 
+class _KernelLikeDeformAttn(torch.autograd.Function):
+    """mmcv's pure-PyTorch deformable attention (what runs on CPU) keeping for backward only
+    what mmcv's CUDA kernel keeps (value, shapes, sampling locations, attention weights),
+    not the intermediates of its ``grid_sample`` calls: the measurement then matches a GPU."""
+
+    @staticmethod
+    def forward(ctx, value, spatial_shapes, sampling_locations, attention_weights):
+        ctx.save_for_backward(value, spatial_shapes, sampling_locations, attention_weights)
+        with torch.no_grad():
+            return msda_pytorch(value, spatial_shapes, sampling_locations, attention_weights)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        value, shapes, locations, weights = ctx.saved_tensors
+        inputs = [t.detach().requires_grad_(t.requires_grad) for t in (value, locations, weights)]
+        with torch.enable_grad():
+            out = msda_pytorch(inputs[0], shapes, inputs[1], inputs[2])
+        wanted = [t for t in inputs if t.requires_grad]
+        grads = iter(torch.autograd.grad(out, wanted, grad_output)) if wanted else iter(())
+        g = [next(grads) if t.requires_grad else None for t in inputs]
+        return g[0], None, g[1], g[2]
+
+
+@contextmanager
+def kernel_like_deform_attn():
+    """Patch mmcv's CPU path of ``MultiScaleDeformableAttention`` with
+    :class:`_KernelLikeDeformAttn` (a no-op on CUDA, where mmcv runs its kernel)."""
+    msda.multi_scale_deformable_attn_pytorch = _KernelLikeDeformAttn.apply
+    try:
+        yield
+    finally:
+        msda.multi_scale_deformable_attn_pytorch = msda_pytorch
+
+
 def count_params(model: torch.nn.Module) -> Dict[str, Dict[str, int]]:
     counts = {}
     for name in COMPONENTS:
@@ -168,7 +206,8 @@ def measure(model, sample: DetDataSample, autocast: str) -> Dict[str, object]:
     dtype = dict(bf16=torch.bfloat16, fp16=torch.float16).get(autocast)
     ctx = torch.autocast('cpu', dtype=dtype) if dtype is not None else nullcontext()
     t = time.perf_counter()
-    with ctx, torch.autograd.graph.saved_tensors_hooks(meter.pack, meter.unpack):
+    with ctx, kernel_like_deform_attn(), \
+            torch.autograd.graph.saved_tensors_hooks(meter.pack, meter.unpack):
         losses = model.loss(data['inputs'], data['data_samples'])
     seconds = time.perf_counter() - t
     del losses
