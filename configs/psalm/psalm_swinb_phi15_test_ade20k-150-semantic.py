@@ -6,17 +6,7 @@
 # mIoU averages over the classes present in the ground truth (detectron2's SemSegEvaluator, used
 # by the reference); test_evaluator.class_average=gt_or_pred_present gives mmseg's convention.
 # Files: data/ADEChallengeData2016/{images,annotations}/validation/.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/open_vocab.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/open_vocab.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.ade20k_150_semantic_val)
+test_dataloader = dict(dataset=_base_.ade20k_150_semantic_val)
 test_evaluator = _base_.ade20k_150_semantic_evaluator
-test_cfg = dict(type='TestLoop')

@@ -9,18 +9,9 @@
 # Files (mmdet's tools/dataset_converters/ade20k2coco.py, see _base_/datasets/open_vocab.py):
 # data/ADEChallengeData2016/images/validation/, ade20k_panoptic_val.json + ade20k_panoptic_val/,
 # ade20k_instance_val.json.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/open_vocab.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/open_vocab.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.ade20k_150_panoptic_val)
+test_dataloader = dict(dataset=_base_.ade20k_150_panoptic_val)
 test_evaluator = [
     _base_.ade20k_150_panoptic_evaluator,
     # Labels follow the panoptic json (things first, e.g. 'window'); the instance json uses the
@@ -33,4 +24,3 @@ test_evaluator = [
     # class_average='gt_or_pred_present' for mmseg's convention.
     dict(type='OVSemSegMetric', class_average='gt_present'),
 ]
-test_cfg = dict(type='TestLoop')

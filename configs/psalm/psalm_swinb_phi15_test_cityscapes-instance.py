@@ -6,17 +6,7 @@
 # cityscapesscripts, see _base_/datasets/open_vocab.py).
 # Files: data/cityscapes/leftImg8bit/val/, annotations/instancesonly_filtered_gtFine_val.json
 # (mmdet's tools/dataset_converters/cityscapes.py).
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/open_vocab.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/open_vocab.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.cityscapes_instance_val)
+test_dataloader = dict(dataset=_base_.cityscapes_instance_val)
 test_evaluator = _base_.cityscapes_instance_evaluator
-test_cfg = dict(type='TestLoop')

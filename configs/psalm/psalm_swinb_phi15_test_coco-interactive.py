@@ -9,17 +9,7 @@
 # interactive/<type>_mIoU, <type>_cIoU. The prompts are random: use the released
 # coco_interactive_val_psalm.json to compare with the paper.
 # Files: data/coco/val2017/, data/coco/coco_interactive_val_psalm.json.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/coco_interactive.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/coco_interactive.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.coco_interactive_val)
+test_dataloader = dict(dataset=_base_.coco_interactive_val)
 test_evaluator = _base_.coco_interactive_evaluator
-test_cfg = dict(type='TestLoop')

@@ -8,18 +8,9 @@
 # annotations/instances_val2017.json (mask AP). The semantic ground truth is made from the panoptic
 # PNGs while loading (every segment, crowd included, gets its category; unlabelled pixels are
 # ignored), which is what Mask2Former's prepare_coco_semantic_annos_from_panoptic_annos.py writes.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/coco_panoptic.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/coco_panoptic.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.coco_panoptic_val)
+test_dataloader = dict(dataset=_base_.coco_panoptic_val)
 test_evaluator = [
     dict(type='CocoPanopticMetric',
          ann_file=_base_.coco_root + 'annotations/panoptic_val2017.json',
@@ -31,4 +22,3 @@ test_evaluator = [
     # class_average='gt_or_pred_present' for mmseg's convention.
     dict(type='OVSemSegMetric', class_average='gt_present'),
 ]
-test_cfg = dict(type='TestLoop')

@@ -13,22 +13,15 @@
 #   python evaluation_method.py --task semi-supervised --davis_path data/DAVIS \
 #       --results_path work_dirs/psalm_swinb_phi15_test_davis-2017/Annotations
 # Files: data/DAVIS/{ImageSets/2017/val.txt, JPEGImages/480p/, Annotations/480p/}.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/davis.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/davis.py']
 
 # Each object takes the best of its top-10 queries that no earlier object took (the reference);
 # the default for the vos task (InteractivePostProcessor) lets two objects share a query.
 model = dict(test_cfg=dict(postprocess=dict(vos=[dict(type='VOSPostProcessor', top_k=10)])))
 
-test_dataloader = dict(
-    batch_size=1,  # videos in parallel; any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),  # replaced by VOSTestLoop's video order
-    dataset=_base_.davis_val)
+# Any batch size (videos run in parallel) and any number of processes give the same numbers:
+# VOSTestLoop replaces the sampler's order by its own, the frames of each video in time order.
+test_dataloader = dict(dataset=_base_.davis_val)
 test_evaluator = dict(
     type='DAVISMetric',
     bound_th=0.008,

@@ -12,17 +12,7 @@
 #   eval_grefcoco.py joins a ref's sentences, so compare with
 #   ... --cfg-options test_dataloader.dataset.protocol=per_ref
 # Files: data/coco/train2014/, data/coco/grefcoco/{instances.json, grefs(unc).json}.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/grefcoco.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/grefcoco.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.grefcoco_val)
+test_dataloader = dict(dataset=_base_.grefcoco_val)
 test_evaluator = _base_.grefcoco_evaluator
-test_cfg = dict(type='TestLoop')

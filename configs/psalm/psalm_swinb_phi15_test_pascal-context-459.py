@@ -6,17 +6,7 @@
 # by the reference); test_evaluator.class_average=gt_or_pred_present gives mmseg's convention.
 # Files: data/pascal_ctx_d2/images/validation/, annotations_ctx459/validation/*.tif (16-bit,
 # 65535 ignored; tools/dataset_converters/pascal_context_459.py).
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/open_vocab.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/open_vocab.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.pascal_context_459_val)
+test_dataloader = dict(dataset=_base_.pascal_context_459_val)
 test_evaluator = _base_.pascal_context_459_evaluator  # ignore_index=65535
-test_cfg = dict(type='TestLoop')

@@ -5,18 +5,8 @@
 #   ... --cfg-options test_dataloader.dataset.protocol=per_sentence (LISA's unit; default per_ref)
 # Metric rules as in psalm_swinb_phi15_test_refcoco.py.
 # Files: data/coco/train2014/, data/coco/refcoco+/{instances.json, refs(unc).p}.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/refcoco.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/refcoco.py']
 
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(_base_.refcoco_val, ann_file='refcoco+/instances.json',
-                 split_file='refcoco+/refs(unc).p'))
+test_dataloader = dict(dataset=dict(_base_.refcoco_val, ann_file='refcoco+/instances.json',
+                                   split_file='refcoco+/refs(unc).p'))
 test_evaluator = _base_.refcoco_evaluator
-test_cfg = dict(type='TestLoop')

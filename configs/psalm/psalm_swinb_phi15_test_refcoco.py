@@ -10,17 +10,7 @@
 # never happens on RefCOCO, whose targets are non-empty); test_evaluator.empty_union_iou=0.0
 # gives mmdet's RefSegMetric rule.
 # Files: data/coco/train2014/, data/coco/refcoco/{instances.json, refs(unc).p}.
-_base_ = [
-    './_base_/models/psalm_swinb_phi15.py', './_base_/datasets/refcoco.py',
-    './_base_/default_runtime.py'
-]
+_base_ = ['./_base_/test_runtime.py', './_base_/datasets/refcoco.py']
 
-test_dataloader = dict(
-    batch_size=1,  # any batch size gives the same numbers
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=_base_.refcoco_val)
+test_dataloader = dict(dataset=_base_.refcoco_val)
 test_evaluator = _base_.refcoco_evaluator
-test_cfg = dict(type='TestLoop')

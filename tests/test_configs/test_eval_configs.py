@@ -95,8 +95,9 @@ def test_config_builds(name, repo_root):
     base, dataset_type, metrics, loop = EXPECTED[name]
     assert _depth(path) <= 3
     assert [osp.relpath(b, repo_root) for b in _bases(path)] == [
-        MODEL, f'configs/psalm/_base_/datasets/{base}.py',
-        'configs/psalm/_base_/default_runtime.py']
+        'configs/psalm/_base_/test_runtime.py', f'configs/psalm/_base_/datasets/{base}.py']
+    assert [osp.relpath(b, repo_root) for b in _bases(_bases(path)[0])] == [
+        MODEL, 'configs/psalm/_base_/default_runtime.py']
     cfg = Config.fromfile(path)
     # The released model, untouched: `tools/test.py CONFIG CHECKPOINT` is the whole command.
     # Only DAVIS changes a post-processor (the reference's distinct queries per object).
