@@ -12,8 +12,9 @@ from PIL import Image
 
 from mmdet.registry import METRICS
 
-from psalm.evaluation.metrics.davis_metric import (DAVISMetric, boundary_radius, davis_palette,
-                                                   disk, f_measure, seg2bmap)
+from psalm.evaluation.metrics.davis_metric import (DAVISMetric, boundary_radius, disk, f_measure,
+                                                   seg2bmap)
+from psalm.visualization.palette import davis_palette
 
 S = 8
 
@@ -161,7 +162,7 @@ def test_first_frame_annotation_written_for_the_toolkit(tmp_path):
     ann = tmp_path / 'ann' / '00000.png'
     ann.parent.mkdir()
     png = Image.fromarray(first)
-    png.putpalette(davis_palette())  # a full palette: PNG keeps the indices
+    png.putpalette(davis_palette().ravel().tolist())  # a full palette: PNG keeps the indices
     png.save(ann)
     out = tmp_path / 'out'
     frames = [frame('v', i, [none(), none()], [none(), none()], object_ids=[3, 7], num_frames=3,

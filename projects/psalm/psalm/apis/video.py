@@ -5,17 +5,16 @@ masks predicted on frame ``t - 1`` and starts from the first frame's given masks
 masks replace the prompts only when no two of them overlap with IoU > 0.4; otherwise the last good
 prompts are kept (docs/reference_implementation.md, DAVIS-17 VOS).
 """
-import io
 import os
 import os.path as osp
 import re
-import tempfile
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
-from psalm.visualization.palette import davis_palette
+from psalm.utils.atomic_io import write_bytes_atomic  # noqa: F401  (re-exported)
+from psalm.visualization.palette import encode_indexed_png  # noqa: F401  (re-exported)
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 VOID_ID = 255  # DAVIS marks unlabelled pixels with 255: never an object
@@ -71,33 +70,6 @@ def masks_to_index_map(masks: np.ndarray, scores: Sequence[float],
         index[win] = obj
         best[win] = score
     return index
-
-
-def encode_indexed_png(index_map: np.ndarray) -> bytes:
-    """(H, W) uint8 object ids -> PNG bytes with the DAVIS palette (mode ``P``)."""
-    img = Image.fromarray(index_map.astype(np.uint8))
-    img.putpalette(davis_palette().ravel().tolist())  # mode L -> P
-    buf = io.BytesIO()
-    img.save(buf, format='PNG')
-    return buf.getvalue()
-
-
-def write_bytes_atomic(path: str, data: bytes) -> None:
-    """Write ``path`` through a temporary file in its folder, so it is never half-written."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=osp.splitext(path)[1], dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        umask = os.umask(0)  # mkstemp makes 0600 files: give the usual permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def mask_iou_matrix(masks: np.ndarray) -> np.ndarray:

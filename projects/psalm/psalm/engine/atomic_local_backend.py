@@ -1,11 +1,10 @@
 """A local file backend whose writes are atomic, for checkpoints that a kill cannot corrupt."""
-import os
-import os.path as osp
-import tempfile
 from pathlib import Path
 from typing import Union
 
 from mmengine.fileio import LocalBackend, register_backend
+
+from psalm.utils.atomic_io import write_bytes_atomic
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -19,27 +18,10 @@ class AtomicLocalBackend(LocalBackend):
     """
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        self._atomic_write(obj, str(filepath))
+        write_bytes_atomic(str(filepath), obj, fsync=True)
 
     def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
-        self._atomic_write(obj.encode(encoding), str(filepath))
-
-    @staticmethod
-    def _atomic_write(data: bytes, filepath: str) -> None:
-        folder = osp.dirname(osp.abspath(filepath))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp',
-                                   dir=folder)
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, filepath)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        write_bytes_atomic(str(filepath), obj.encode(encoding), fsync=True)
 
 
 register_backend('atomic_local', AtomicLocalBackend, force=True)

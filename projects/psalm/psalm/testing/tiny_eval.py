@@ -110,9 +110,9 @@ def make_toy_davis(root: str, videos: Dict[str, int], hw: Tuple[int, int] = (48,
     Returns:
         ``root`` with a trailing separator (a ``data_root``).
     """
-    from psalm.evaluation.metrics.davis_metric import davis_palette
+    from psalm.visualization.palette import davis_palette
     rng = np.random.default_rng(seed)
-    palette = davis_palette()  # a full palette: PNG keeps the indices
+    palette = davis_palette().ravel().tolist()  # a full palette: PNG keeps the indices
     colours = {1: (40, 200, 220), 2: (220, 60, 40), 3: (60, 220, 60)}
     for video, num_frames in videos.items():
         img_dir = Path(root, 'JPEGImages/480p', video)

@@ -1,7 +1,9 @@
 """Colours shared by the drawings and the indexed PNGs of video results."""
+import io
 from typing import List, Tuple
 
 import numpy as np
+from PIL import Image
 
 
 def davis_palette(num_colors: int = 256) -> np.ndarray:
@@ -22,3 +24,13 @@ def region_palette(num: int) -> List[Tuple[int, int, int]]:
     """``num`` distinct RGB colours for regions / video objects: the DAVIS map from index 1, so
     region k has the colour of object id k + 1 in an indexed PNG."""
     return [tuple(int(v) for v in c) for c in davis_palette(num + 1)[1:]]
+
+
+def encode_indexed_png(index_map: np.ndarray) -> bytes:
+    """(H, W) uint8 object ids -> PNG bytes with the DAVIS palette (mode ``P``: the pixel values
+    stay the ids, as the DAVIS toolkit reads them)."""
+    img = Image.fromarray(index_map.astype(np.uint8))
+    img.putpalette(davis_palette().ravel().tolist())  # mode L -> P
+    buf = io.BytesIO()
+    img.save(buf, format='PNG')
+    return buf.getvalue()

@@ -1,6 +1,5 @@
 """DAVIS-2017 semi-supervised video object segmentation: J, F and J&F (official definitions)."""
 import math
-import os
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
@@ -8,10 +7,11 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from mmengine.utils import mkdir_or_exist
 from PIL import Image
 
 from mmdet.registry import METRICS
+from psalm.utils.atomic_io import write_bytes_atomic
+from psalm.visualization.palette import encode_indexed_png
 from .utils import fmean, inter_union, iou, labels_or_range, ori_hw, pred_masks, to_bool_masks
 
 
@@ -61,19 +61,6 @@ def f_measure(pred: np.ndarray, gt: np.ndarray, bound_th: float = 0.008) -> floa
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
-
-
-def davis_palette() -> List[int]:
-    """The PASCAL VOC colour map (DAVIS annotations use it) as a flat PIL palette."""
-    palette = []
-    for index in range(256):
-        rgb, c = [0, 0, 0], index
-        for bit in range(8):
-            for channel in range(3):
-                rgb[channel] |= ((c >> channel) & 1) << (7 - bit)
-            c >>= 3
-        palette.extend(rgb)
-    return palette
 
 
 def _first(data_sample: dict, *keys: str):
@@ -145,7 +132,6 @@ class DAVISMetric(BaseMetric):
         self.exclude_first_last = exclude_first_last
         self.outfile_prefix = outfile_prefix
         self.format_only = format_only
-        self._palette = davis_palette()
         self._first_written = set()  # videos whose frame-0 PNG this process wrote
 
     def _index_map(self, data_sample: dict, object_ids: List[int], shape) -> np.ndarray:
@@ -159,15 +145,9 @@ class DAVISMetric(BaseMetric):
         return index_map
 
     def _save_index_map(self, video: str, frame: str, index_map: np.ndarray) -> None:
-        out_dir = osp.join(self.outfile_prefix, video)
-        mkdir_or_exist(out_dir)
-        image = Image.fromarray(index_map)
-        image.putpalette(self._palette)  # 'L' -> 'P': values stay the object ids
-        path = osp.join(out_dir, f'{frame}.png')
         # Written whole then renamed: a reader (or another rank) never sees half a PNG.
-        tmp = f'{path}.{os.getpid()}.tmp'
-        image.save(tmp, format='PNG')
-        os.replace(tmp, path)
+        write_bytes_atomic(osp.join(self.outfile_prefix, video, f'{frame}.png'),
+                           encode_indexed_png(index_map))
 
     def _write_png(self, data_sample: dict, video: str, frame_id: int,
                    index_map: np.ndarray) -> None:
