@@ -33,9 +33,10 @@ from mmdet.evaluation import INSTANCE_OFFSET
 from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import mask2bbox
+from psalm.utils.atomic_io import write_bytes_atomic
+from psalm.visualization.palette import encode_indexed_png
 from .prompts import (TASK_CONDITIONS, TASKS, USER_TASKS, build_data_info, read_image)
-from .video import (VOSMemory, encode_indexed_png, list_frames, masks_to_index_map,
-                    read_object_masks, write_bytes_atomic)
+from .video import VOSMemory, list_frames, masks_to_index_map, read_object_masks
 
 InputType = Union[str, np.ndarray, dict]
 # Transforms that read ground truth: no ground truth at inference.

@@ -13,6 +13,7 @@ import mmcv
 import numpy as np
 
 from psalm.datasets.transforms.visual_prompts import decode_mask
+from psalm.models.condition_prompt import DEFAULT_TASK_PROMPTS
 from psalm.structures import PROMPT_TYPES
 
 # User-facing task -> the model's task (the ``task`` metainfo).
@@ -20,9 +21,8 @@ TASKS: Dict[str, str] = dict(
     panoptic='panoptic', instance='instance', semantic='semantic', referring='referring',
     gres='gres', interactive='interactive', vqa='conversation', vos='vos')
 # The condition each model task must have in the config (``prompt_encoder.task_prompts``).
-TASK_CONDITIONS: Dict[str, str] = dict(
-    panoptic='category', instance='category', semantic='category', referring='sentence',
-    gres='sentence', interactive='visual_prior', conversation='none', vos='visual_prior')
+TASK_CONDITIONS: Dict[str, str] = {
+    task: prompt['condition'] for task, prompt in DEFAULT_TASK_PROMPTS.items()}
 USER_TASKS = {v: k for k, v in TASKS.items()}
 
 ImageInput = Union[str, np.ndarray]

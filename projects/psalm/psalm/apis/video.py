@@ -1,4 +1,4 @@
-"""Video object segmentation helpers: frame lists, the reference's prompt memory, indexed PNGs.
+"""Video object segmentation helpers: frame lists, first-frame masks, the reference's prompt memory.
 
 The reference (``psalm/eval/eval_davis.py``, ``with_memory=True``) prompts frame ``t`` with the
 masks predicted on frame ``t - 1`` and starts from the first frame's given masks. The predicted
@@ -13,8 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from psalm.utils.atomic_io import write_bytes_atomic  # noqa: F401  (re-exported)
-from psalm.visualization.palette import encode_indexed_png  # noqa: F401  (re-exported)
+from psalm.engine.vos_test_loop import max_pairwise_iou
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 VOID_ID = 255  # DAVIS marks unlabelled pixels with 255: never an object
@@ -72,15 +71,6 @@ def masks_to_index_map(masks: np.ndarray, scores: Sequence[float],
     return index
 
 
-def mask_iou_matrix(masks: np.ndarray) -> np.ndarray:
-    """(K, H, W) bool -> (K, K) pairwise IoU (0 where both are empty)."""
-    flat = masks.reshape(masks.shape[0], -1).astype(np.float64)
-    inter = flat @ flat.T
-    area = flat.sum(1)
-    union = area[:, None] + area[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-
-
 class VOSMemory:
     """The prompts of the next frame (reference memory rule).
 
@@ -98,9 +88,7 @@ class VOSMemory:
         whether they did."""
         if pred_masks.shape != self.masks.shape:
             return False  # the reference also requires the same object count
-        iou = mask_iou_matrix(pred_masks.astype(bool))
-        np.fill_diagonal(iou, 0)
-        if (iou > self.iou_thr).any():
+        if max_pairwise_iou(pred_masks.astype(bool)) > self.iou_thr:
             return False
         self.masks = pred_masks.astype(bool)
         return True
