@@ -2,14 +2,17 @@
 
 1. generates ``data/shapes`` (COCO panoptic + instances, RefCOCO-style refs, gRefCOCO-style
    expressions, COCO-Interactive prompts, LLaVA-style questions) if it is missing;
-2. trains the tiny PSALM joint config with ``tools/train.py`` (panoptic, referring, gRES,
-   interactive and conversation batches, drawn by the joint sampler);
-3. evaluates every task on the val split with ``tools/test.py`` and the real metrics, and paints
+2. pretrains the tiny backbone by classifying the train segments from their mask-pooled features
+   (``psalm_tiny_shapes_backbone-pretrain.py``; the released model's Swin-B came pretrained too);
+3. trains the tiny PSALM joint config with ``tools/train.py`` from that backbone (panoptic,
+   referring, gRES, interactive and conversation batches, drawn by the joint sampler);
+4. evaluates every task on the val split with ``tools/test.py`` and the real metrics, and paints
    a few val predictions per task;
-4. prints one table (also written to ``<work-dir>/results.md`` and ``results.json``), with the
+5. prints one table (also written to ``<work-dir>/results.md`` and ``results.json``), with the
    trivial referring baselines (whole-image mask, largest-object mask) for comparison.
 
     python tools/shapes_benchmark.py [--work-dir work_dirs/shapes] [--max-iters N]
+        [--pretrain-iters N | --no-pretrain]
 """
 import argparse
 import json
@@ -27,6 +30,7 @@ import numpy as np
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
 TRAIN_CONFIG = osp.join(REPO, 'configs', 'psalm', 'psalm_tiny_phi_shapes_joint.py')
+PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'psalm', 'psalm_tiny_shapes_backbone-pretrain.py')
 # task -> (test config, [(column, metric key)])
 TASKS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
     'panoptic': ('psalm_tiny_phi_shapes_test_panoptic.py',
@@ -163,6 +167,42 @@ def picture_options(config: str, num: int) -> List[str]:
     return [f'test_dataloader.dataset.indices={num}']
 
 
+def schedule_options(config: str, iters: int) -> List[str]:
+    """``--cfg-options`` that make ``config`` train ``iters`` iterations, its warmup kept (cut to
+    ``iters``) and its cosine decay ending with the run."""
+    from mmengine.config import Config
+    warmup = Config.fromfile(config).param_scheduler[0]['end']
+    return [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'param_scheduler.0.end={min(warmup, iters)}',
+            f'param_scheduler.1.begin={min(warmup, iters)}', f'param_scheduler.1.end={iters}',
+            f'param_scheduler.1.T_max={max(iters - warmup, 1)}']
+
+
+def last_checkpoint(train_dir: str) -> str:
+    """The checkpoint that ``tools/train.py`` saved last in ``train_dir``."""
+    path = osp.join(train_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} is missing: did tools/train.py save a checkpoint?')
+    with open(path) as f:
+        return f.read().strip()
+
+
+def train_stage(args: argparse.Namespace, config: str, out_dir: str, iters: Optional[int],
+                custom_root: bool, extra: Sequence[str] = ()) -> Tuple[str, float]:
+    """Train ``config`` with ``tools/train.py`` into ``out_dir`` (``iters`` iterations if given,
+    extra ``--cfg-options`` ``extra``); return its last checkpoint and the seconds it took."""
+    opts = data_root_options(config, args.data_root) if custom_root else []
+    if iters:
+        opts += schedule_options(config, iters)
+    if args.log_interval:
+        opts += [f'default_hooks.logger.interval={args.log_interval}']
+    opts += list(extra)
+    cmd = [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', out_dir]
+    start = time.time()
+    run(cmd + (['--cfg-options', *opts] if opts else []))
+    return last_checkpoint(out_dir), time.time() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/shapes')
@@ -170,6 +210,12 @@ def main() -> None:
                         help='generated here if missing (the configs read data/shapes/)')
     parser.add_argument('--config', default=TRAIN_CONFIG, help='training config')
     parser.add_argument('--max-iters', type=int, help='shorter or longer training than the config')
+    parser.add_argument('--pretrain-config', default=PRETRAIN_CONFIG,
+                        help='backbone pretraining config (stage 0)')
+    parser.add_argument('--pretrain-iters', type=int,
+                        help='shorter or longer backbone pretraining than its config')
+    parser.add_argument('--no-pretrain', action='store_true',
+                        help='train PSALM from a randomly initialised backbone')
     parser.add_argument('--log-interval', type=int,
                         help="log (and record in the loss curve) every N iterations, not the config's")
     parser.add_argument('--num-train', type=int, help='images of a newly generated train split')
@@ -196,25 +242,15 @@ def main() -> None:
     checkpoint = args.checkpoint
     train_dir = osp.join(work_dir, 'train')
     if checkpoint is None:
-        train = [sys.executable, osp.join(TOOLS, 'train.py'), args.config, '--work-dir', train_dir]
-        opts = data_root_options(args.config, args.data_root) if custom_root else []
-        if args.max_iters:  # the cosine schedule ends with the run
-            from mmengine.config import Config
-            warmup = Config.fromfile(args.config).param_scheduler[0]['end']
-            n = args.max_iters
-            opts += [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
-                     f'param_scheduler.0.end={min(warmup, n)}',
-                     f'param_scheduler.1.begin={min(warmup, n)}', f'param_scheduler.1.end={n}',
-                     f'param_scheduler.1.T_max={max(n - warmup, 1)}']
-        if args.log_interval:
-            opts += [f'default_hooks.logger.interval={args.log_interval}']
-        if opts:
-            train += ['--cfg-options', *opts]
-        start = time.time()
-        run(train)
-        timings['train_s'] = time.time() - start
-        with open(osp.join(train_dir, 'last_checkpoint')) as f:
-            checkpoint = f.read().strip()
+        if args.no_pretrain:
+            init = ['model.backbone.init_cfg=None']  # from random weights
+        else:  # stage 0: RegionClassifier on the train segments
+            backbone, timings['pretrain_s'] = train_stage(
+                args, args.pretrain_config, osp.join(work_dir, 'backbone'), args.pretrain_iters,
+                custom_root)
+            init = [f'model.backbone.init_cfg.checkpoint={backbone}']
+        checkpoint, timings['train_s'] = train_stage(args, args.config, train_dir, args.max_iters,
+                                                      custom_root, init)
 
     results: Dict[str, Dict[str, float]] = {}
     config_dir = osp.dirname(args.config)
@@ -242,6 +278,8 @@ def main() -> None:
     if curve:
         print(f'training loss: {curve[0][1]:.3f} at iter {curve[0][0]} -> '
               f'{curve[-1][1]:.3f} at iter {curve[-1][0]}')
+    minutes = {k[:-2]: v / 60 for k, v in timings.items()}
+    print('minutes: ' + ', '.join(f'{k} {v:.1f}' for k, v in minutes.items()))
     summary = dict(results=results, baselines=baselines, loss_curve=curve, timings=timings,
                    checkpoint=checkpoint)
     tmp = osp.join(work_dir, 'results.json.tmp')

@@ -9,11 +9,13 @@ from .postprocessors import (GRESPostProcessor, InstancePostProcessor, Interacti
                              PanopticPostProcessor, ReferringPostProcessor, SemanticPostProcessor)
 from .projector import SwinConvProjector
 from .psalm import PSALM
+from .region_classifier import RegionClassifier, mask_pooled_features
 
 __all__ = [
     'PSALM', 'PSALMDataPreprocessor', 'SwinConvProjector', 'HFCausalLM', 'build_tokenizer', 'gpt2_bpe_files',
     'ConditionPromptEncoder', 'Condition', 'PromptBatch', 'region_pooling',
     'sample_region_points', 'PSALMMaskGenerator', 'PSALMPixelDecoder', 'PSALMCriterion',
     'PanopticPostProcessor', 'InstancePostProcessor', 'SemanticPostProcessor',
-    'ReferringPostProcessor', 'GRESPostProcessor', 'InteractivePostProcessor'
+    'ReferringPostProcessor', 'GRESPostProcessor', 'InteractivePostProcessor', 'RegionClassifier',
+    'mask_pooled_features'
 ]
