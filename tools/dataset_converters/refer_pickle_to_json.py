@@ -10,12 +10,11 @@ into place, so an interrupted run never leaves a truncated JSON behind.
 """
 import argparse
 import json
-import os
 import os.path as osp
-import tempfile
 from typing import List, Optional, Sequence
 
 from psalm.datasets.refcoco import load_refs
+from psalm.utils import write_bytes_atomic
 
 
 def convert(src: str, dst: Optional[str] = None, overwrite: bool = False) -> str:
@@ -35,22 +34,7 @@ def convert(src: str, dst: Optional[str] = None, overwrite: bool = False) -> str
     if json.loads(text) != refs:
         raise ValueError(f'{src}: the refs do not survive a JSON round trip (tuples or non-string '
                          'dict keys); not converted')
-    out_dir = osp.dirname(osp.abspath(dst))
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(dst) + '.', suffix='.tmp', dir=out_dir)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file 0600; give the result the permissions of a normal new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, dst)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_bytes_atomic(dst, text.encode('utf-8'), fsync=True)
     return dst
 
 
