@@ -168,14 +168,40 @@ def picture_options(config: str, num: int) -> List[str]:
 
 
 def schedule_options(config: str, iters: int) -> List[str]:
-    """``--cfg-options`` that make ``config`` train ``iters`` iterations, its warmup kept (cut to
-    ``iters``) and its cosine decay ending with the run."""
+    """``--cfg-options`` that make ``config`` train ``iters`` iterations.
+
+    The warmup (the first scheduler, cut to ``iters``) is kept; the rest of the run is mapped
+    linearly onto the remaining iterations: the begin / end of the later schedulers, their
+    lengths (``T_max``, ``periods``) and the task-ratio milestones of a curriculum.
+    """
     from mmengine.config import Config
-    warmup = Config.fromfile(config).param_scheduler[0]['end']
-    return [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-            f'param_scheduler.0.end={min(warmup, iters)}',
-            f'param_scheduler.1.begin={min(warmup, iters)}', f'param_scheduler.1.end={iters}',
-            f'param_scheduler.1.T_max={max(iters - warmup, 1)}']
+    cfg = Config.fromfile(config)
+    max_iters = cfg.train_cfg.max_iters
+    schedulers = cfg.param_scheduler
+    warmup = schedulers[0]['end']
+    new_warmup = min(warmup, iters)
+    scale = (iters - new_warmup) / max(max_iters - warmup, 1)
+
+    def at(step: int) -> int:  # a position of the original run in the new one
+        return new_warmup + round((step - warmup) * scale) if step > warmup else min(step, iters)
+
+    opts = [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'param_scheduler.0.end={new_warmup}']
+    for i, scheduler in enumerate(schedulers[1:], 1):
+        begin, end = at(scheduler.get('begin', 0)), at(scheduler.get('end', max_iters))
+        opts += [f'param_scheduler.{i}.begin={begin}', f'param_scheduler.{i}.end={end}']
+        if 'T_max' in scheduler:
+            opts.append(f'param_scheduler.{i}.T_max={max(round(scheduler["T_max"] * scale), 1)}')
+        if 'periods' in scheduler:  # lengths that still add up to the scheduler's span
+            periods = [max(round(p * scale), 1) for p in scheduler['periods'][:-1]]
+            periods.append(max(end - begin - sum(periods), 1))
+            opts.append(f'param_scheduler.{i}.periods={periods}'.replace(' ', ''))
+    milestones = cfg.train_dataloader.get('batch_sampler', {}).get('ratio_milestones')
+    if milestones:
+        scaled = [(at(start), list(ratios)) for start, ratios in milestones]
+        opts.append('train_dataloader.batch_sampler.ratio_milestones='
+                    + repr(scaled).replace(' ', ''))
+    return opts
 
 
 def last_checkpoint(train_dir: str) -> str:

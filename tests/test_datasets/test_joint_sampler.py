@@ -58,10 +58,32 @@ def test_visits_every_sample_of_a_small_task_and_is_deterministic():
     assert [b for _, b in zip(range(200), iter(other))] != first
 
 
+def test_ratio_milestones_switch_the_mix_at_their_batch():
+    ds = _joint()
+    sampler = TaskRatioBatchSampler(InfiniteSampler(ds, seed=0), batch_size=4, ratios=[1, 0, 0, 0],
+                                    ratio_milestones=[(30, [0, 1, 0, 0]), (50, [0, 0, 1, 1])],
+                                    seed=0)
+    tasks = [_task_of(ds, b[0]) for _, b in zip(range(400), iter(sampler))]
+    assert set(tasks[:30]) == {'panoptic'}
+    assert set(tasks[30:50]) == {'referring'}
+    late = Counter(tasks[50:])
+    assert set(late) == {'interactive', 'conversation'}
+    assert abs(late['interactive'] / 350 - 0.5) < 0.1, late
+    # the schedule counts batches from the start, so the stream is still a function of the seed
+    assert tasks == [_task_of(ds, b[0]) for _, b in zip(range(400), iter(sampler))]
+
+
 def test_bad_configuration():
     ds = _joint()
     with pytest.raises(ValueError, match='ratios'):
         TaskRatioBatchSampler(InfiniteSampler(ds), batch_size=2, ratios=[1, 1])
+    with pytest.raises(ValueError, match=r'ratio_milestones\[1\]: batch 5 must be an integer'):
+        TaskRatioBatchSampler(InfiniteSampler(ds), batch_size=2,
+                              ratio_milestones=[(10, [1, 1, 1, 1]), (5, [1, 1, 1, 1])])
+    with pytest.raises(ValueError, match=r'ratio_milestones\[0\] ratios'):
+        TaskRatioBatchSampler(InfiniteSampler(ds), batch_size=2, ratio_milestones=[(10, [1, 1])])
+    with pytest.raises(ValueError, match='pair'):
+        TaskRatioBatchSampler(InfiniteSampler(ds), batch_size=2, ratio_milestones=[(10,)])
     with pytest.raises(TypeError, match='JointTaskDataset'):
         TaskRatioBatchSampler(InfiniteSampler(_Toy(5, 'x')), batch_size=2)
     with pytest.raises(ValueError, match='task names'):

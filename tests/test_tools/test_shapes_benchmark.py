@@ -1,8 +1,11 @@
 """The main job, shortened: generate a small shapes set, pretrain the backbone and train the tiny
 joint config for a few hundred iterations each, evaluate every task, and check that learning
 happened."""
+import importlib.util
 import json
 import os.path as osp
+
+from mmengine.config import Config, DictAction
 
 MAX_ITERS = 600
 PRETRAIN_ITERS = 300
@@ -36,3 +39,50 @@ def test_shapes_benchmark_learns(tmp_path, repo_root, run_tool):
     for task in ('panoptic', 'referring', 'interactive', 'gres'):  # every task evaluated
         assert summary['results'][task]
         assert list((work / 'pictures' / task).glob('*/vis/*.jpg')), task
+
+
+def _benchmark_module(repo_root):
+    spec = importlib.util.spec_from_file_location(
+        'shapes_benchmark_tool', osp.join(repo_root, 'tools', 'shapes_benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _with_options(config, opts):
+    cfg = Config.fromfile(config)
+    parsed = {}
+    for opt in opts:  # what tools/train.py's --cfg-options makes of each
+        key, value = opt.split('=', 1)
+        parsed[key] = DictAction._parse_iterable(value)
+    cfg.merge_from_dict(parsed)
+    return cfg
+
+
+def test_schedule_options_shorten_the_run_and_its_curriculum(repo_root):
+    bench = _benchmark_module(repo_root)
+    joint = osp.join(repo_root, 'configs', 'psalm', 'psalm_tiny_phi_shapes_joint.py')
+    pretrain = osp.join(repo_root, 'configs', 'psalm', 'psalm_tiny_shapes_backbone-pretrain.py')
+    cfg = _with_options(pretrain, bench.schedule_options(pretrain, 600))
+    assert cfg.train_cfg.max_iters == 600 and cfg.train_cfg.val_interval == 600
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.end == 100  # the warmup is kept
+    assert (cosine.begin, cosine.end, cosine.T_max) == (100, 600, 500)
+
+    first = joint
+    full = Config.fromfile(first)
+    assert bench.schedule_options(first, full.train_cfg.max_iters)[2:] == [
+        'param_scheduler.0.end=100', 'param_scheduler.1.begin=100',
+        f'param_scheduler.1.end={full.train_cfg.max_iters}',
+        'param_scheduler.1.periods=' + str(list(full.param_scheduler[1].periods)).replace(' ', ''),
+        f'param_scheduler.2.begin={full.panoptic_iters}',
+        f'param_scheduler.2.end={full.panoptic_iters + 100}',
+        f'train_dataloader.batch_sampler.ratio_milestones=[({full.panoptic_iters},[2,2,1,2,0.5])]']
+    cfg = _with_options(first, bench.schedule_options(first, 600))
+    _, restart, joint_warmup = cfg.param_scheduler
+    switch = cfg.train_dataloader.batch_sampler.ratio_milestones[0][0]
+    # the phases keep their share of the post-warmup run: (800 - 100) / 1800 of 500
+    assert switch == 100 + round(700 * 500 / 1800)
+    assert (restart.begin, restart.end) == (100, 600)
+    assert sum(restart.periods) == 500 and restart.periods[0] == switch - 100
+    assert joint_warmup.begin == switch and joint_warmup.end == switch + round(100 * 500 / 1800)

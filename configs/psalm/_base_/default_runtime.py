@@ -1,7 +1,8 @@
 default_scope = 'mmdet'
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # LoggerHook, its test-metrics json written by rank 0 only (every rank wrote the same file)
+    logger=dict(type='MainProcessLoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # CheckpointHook + every rank's RNG states (exact resumes) + atomic writes (a kill while
     # saving never leaves a truncated checkpoint for --resume).
