@@ -72,7 +72,7 @@ class TaskRatioBatchSampler(BatchSampler):
         return np.asarray(ratios) / sum(ratios)
 
     def __iter__(self) -> Iterator[List[int]]:
-        # Separate streams: the task sequence depends only on (seed, rank, ratios), not on
+        # Separate streams: the task sequence depends only on (seed, rank, ratio schedule), not on
         # the dataset sizes that drive the reshuffles.
         task_rng = np.random.default_rng([self.seed, self.rank, 0])
         rng = np.random.default_rng([self.seed, self.rank, 1])
