@@ -21,7 +21,10 @@ model = dict(
     backbone=dict(_base_.tiny_resnet18, _delete_=True,
                   init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint,
                                 prefix='backbone.')),
-    freeze_backbone=False,
+    # Frozen, as the released model's Swin-B (the full config's default). Against fine-tuning it at
+    # 0.1x lr: 30 % less time per iteration, and better at equal time (PQ 57.6 / things 27.6 vs
+    # 48.7 / 12.4, referring cIoU 49.8 vs 42.1; model card, "Main job and where it stands").
+    freeze_backbone=True,
     # The LLM reads the stride-8 level (8 x 8 image tokens after the projector's stride 2): res5
     # of a 128-px canvas would give 2 x 2 tokens, too coarse for region prompts and positions
     # (the full model reads 16 x 16).
@@ -67,8 +70,8 @@ shapes_instruct_train = dict(_base_.shapes_instruct_train, pipeline=_base_.shape
 # shapes apart, and PQ things stay at 0; after a panoptic phase the names stay apart (model card,
 # "Main job and where it stands"). The released model needs no such phase: its mask generator
 # starts from a COCO-panoptic Mask2Former and its LLM from Phi-1.5.
-max_iters = 1900
-panoptic_iters = 800
+max_iters = 2000
+panoptic_iters = 700
 warmup_iters = 100
 train_dataloader = dict(
     _delete_=True,
@@ -95,10 +98,9 @@ val_evaluator = _base_.shapes_panoptic_evaluator
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
-    optimizer=dict(lr=1e-3),
-    clip_grad=dict(_delete_=True, max_norm=1.0),
-    # the pretrained backbone at a tenth of the lr, as Mask2Former trains its backbone
-    paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.1))))
+    # fused=True: torch's one-kernel AdamW; its per-parameter loop took a sixth of a CPU step here
+    optimizer=dict(lr=1e-3, fused=True),
+    clip_grad=dict(_delete_=True, max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=warmup_iters),
     # a cosine cycle per phase; the joint one restarts at the full lr ...

@@ -5,28 +5,20 @@
 # then psalm_tiny_phi_shapes_joint.py loads W/iter_1500.pth into its backbone (tools/shapes_benchmark.py
 # does both). Val images are never used.
 _base_ = [
-    './_base_/default_runtime.py', './_base_/datasets/shapes.py', './_base_/models/tiny_resnet18.py'
+    './_base_/default_runtime.py', './_base_/datasets/shapes.py', './_base_/models/tiny_resnet18.py',
+    './_base_/models/psalm_swinb_phi15.py'  # for its data preprocessor only
 ]
-custom_imports = dict(imports=['psalm'], allow_failed_imports=False)
 
 canvas_size = (128, 128)
 model = dict(
+    _delete_=True,
     type='RegionClassifier',
     backbone=_base_.tiny_resnet18,
     in_channels=_base_.tiny_resnet18_channels,
     num_classes=len(_base_.shapes_metainfo['classes']),
     levels=(1, 2, 3),  # strides 8, 16, 32: what the pixel decoder and the LLM read
-    # PSALM's preprocessing: same normalisation and canvas
-    data_preprocessor=dict(
-        type='PSALMDataPreprocessor',
-        canvas_size=canvas_size,
-        pad_pixel=128.0,
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32,
-        pad_mask=True,
-        mask_pad_value=0))
+    # PSALM's preprocessing: same normalisation and padding, on the tiny model's canvas
+    data_preprocessor=dict(_base_.model.data_preprocessor, canvas_size=canvas_size))
 
 _pipeline = _base_.shapes_panoptic_train_pipeline
 for _t in _pipeline:
@@ -41,7 +33,8 @@ train_dataloader = dict(
 
 max_iters = 1500
 optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01))
+                     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01,
+                                    fused=True))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, T_max=max_iters - 100,

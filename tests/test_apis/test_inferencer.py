@@ -16,7 +16,7 @@ from PIL import Image
 from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
 
-from psalm.apis import PSALMInferencer, VOSMemory, masks_to_index_map, read_object_masks
+from psalm.apis import PSALMInferencer, masks_to_index_map, read_object_masks
 from psalm.testing import make_toy_coco_panoptic
 from psalm.testing.demo_inputs import make_demo_inputs
 from psalm.testing.released_psalm import make_converted_tiny_psalm
@@ -273,21 +273,6 @@ def test_video_bad_inputs(inferencer, inputs, tmp_path):
     with pytest.raises(ValueError, match='at least 2'):
         inferencer.track_video([str(frames / '0.jpg')], inputs['first_mask'])
     assert not (tmp_path / 'o').exists()
-
-
-def test_vos_memory_rule():
-    first = np.zeros((2, 10, 10), bool)
-    first[0, :5], first[1, 5:] = True, True
-    memory = VOSMemory(first, iou_thr=0.4)
-    good = np.zeros_like(first)
-    good[0, :4], good[1, 6:] = True, True
-    assert memory.update(good) and np.array_equal(memory.masks, good)
-    overlapping = np.zeros_like(first)
-    overlapping[0, :6], overlapping[1, 2:] = True, True  # IoU 4/10 = 0.4: accepted
-    assert memory.update(overlapping)
-    overlapping[1, 1:] = True  # IoU 5/10 > 0.4: the last good prompts stay
-    assert not memory.update(overlapping) and not np.array_equal(memory.masks, overlapping)
-    assert not memory.update(np.zeros((3, 10, 10), bool))  # another object count
 
 
 # ------------------------------------------------------------------------------ visualizer

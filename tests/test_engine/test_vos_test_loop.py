@@ -18,7 +18,6 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 from psalm.engine import VOSTestLoop, video_batches
-from psalm.engine.vos_test_loop import max_pairwise_iou
 from psalm.testing.tiny_eval import (make_toy_davis, save_random_checkpoint, tiny_eval_config,
                                      toy_davis_objects)
 
@@ -132,14 +131,6 @@ def test_video_batches_shards_whole_videos_in_time_order():
                 assert len(ranks) == 1  # a video never spans two ranks
     with pytest.raises(ValueError):
         video_batches(videos, 0)
-
-
-def test_max_pairwise_iou():
-    a = np.zeros((3, 4, 4), bool)
-    a[0, :2], a[1, 1:3], a[2, 3] = True, True, True
-    assert max_pairwise_iou(a) == pytest.approx(4 / 12)  # rows 0-1 vs 1-2: 4 / 12
-    assert max_pairwise_iou(a[:1]) == 0.0
-    assert max_pairwise_iou(np.zeros((2, 4, 4), bool)) == 0.0  # two empty masks: no overlap
 
 
 def test_memory_prompts_absent_object_and_overlap(repo_root, tmp_path, davis):

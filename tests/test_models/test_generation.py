@@ -74,3 +74,24 @@ def test_batched_questions_match_single_questions(model):
     with torch.no_grad():
         out = model.predict(batch['inputs'], batch['data_samples'])
     assert [s.pred_text for s in out] == singles
+
+
+def test_llm_loss_is_the_next_token_cross_entropy_over_targets(model):
+    """The LM head runs only at target positions; the loss must equal the plain formula over the
+    full logits (shifted by one, -100 ignored), also with right padding and no targets."""
+    llm = model.language_model
+    torch.manual_seed(0)
+    embeds = torch.randn(2, 7, llm.hidden_size)
+    mask = torch.ones(2, 7, dtype=torch.long)
+    mask[1, 5:] = 0
+    labels = torch.full((2, 7), -100)
+    labels[0, 3:6] = torch.tensor([11, 12, 13])
+    labels[1, 2:4] = torch.tensor([21, 22])
+    out = llm(embeds, mask, labels)
+    logits = llm.model(inputs_embeds=embeds, attention_mask=mask).logits[:, :-1]
+    expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(),
+                                                 labels[:, 1:].flatten(), ignore_index=-100)
+    torch.testing.assert_close(out['loss'], expected)
+    assert out['num_tokens'] == 5
+    none = llm(embeds, mask, torch.full((2, 7), -100))
+    assert torch.isnan(none['loss']) and none['num_tokens'] == 0

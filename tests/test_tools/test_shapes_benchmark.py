@@ -81,8 +81,10 @@ def test_schedule_options_shorten_the_run_and_its_curriculum(repo_root):
     cfg = _with_options(first, bench.schedule_options(first, 600))
     _, restart, joint_warmup = cfg.param_scheduler
     switch = cfg.train_dataloader.batch_sampler.ratio_milestones[0][0]
-    # the phases keep their share of the post-warmup run: (800 - 100) / 1800 of 500
-    assert switch == 100 + round(700 * 500 / 1800)
+    # the phases keep their share of the post-warmup run: (panoptic - 100) / (max - 100) of 500
+    after_warmup = full.train_cfg.max_iters - 100
+    assert switch == 100 + round((full.panoptic_iters - 100) * 500 / after_warmup)
     assert (restart.begin, restart.end) == (100, 600)
     assert sum(restart.periods) == 500 and restart.periods[0] == switch - 100
-    assert joint_warmup.begin == switch and joint_warmup.end == switch + round(100 * 500 / 1800)
+    assert joint_warmup.begin == switch
+    assert joint_warmup.end == switch + round(100 * 500 / after_warmup)

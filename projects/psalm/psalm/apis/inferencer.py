@@ -33,10 +33,11 @@ from mmdet.evaluation import INSTANCE_OFFSET
 from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import mask2bbox
+from psalm.engine.vos_memory import VOSMemory
 from psalm.utils.atomic_io import write_bytes_atomic
 from psalm.visualization.palette import encode_indexed_png
 from .prompts import (TASK_CONDITIONS, TASKS, USER_TASKS, build_data_info, read_image)
-from .video import VOSMemory, list_frames, masks_to_index_map, read_object_masks
+from .video import list_frames, masks_to_index_map, read_object_masks
 
 InputType = Union[str, np.ndarray, dict]
 # Transforms that read ground truth: no ground truth at inference.
@@ -519,7 +520,8 @@ class PSALMInferencer(DetInferencer):
 
         Frame ``t`` is prompted (``vos`` task, one mask prompt per object) with the masks
         predicted on frame ``t - 1``, starting from ``first_mask``; predictions replace the
-        prompts only when no two overlap with IoU > ``memory_iou_thr`` (:class:`VOSMemory`).
+        prompts only when no two overlap with IoU > ``memory_iou_thr``, and an object predicted
+        empty keeps its prompt (:class:`VOSMemory`, the rule of ``VOSTestLoop``).
 
         Args:
             frames: a folder of frames (numeric-aware name order) or a list of frame paths.

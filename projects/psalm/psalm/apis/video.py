@@ -1,9 +1,7 @@
-"""Video object segmentation helpers: frame lists, first-frame masks, the reference's prompt memory.
+"""Video object segmentation helpers of the demo: frame lists, first-frame masks, index maps.
 
-The reference (``psalm/eval/eval_davis.py``, ``with_memory=True``) prompts frame ``t`` with the
-masks predicted on frame ``t - 1`` and starts from the first frame's given masks. The predicted
-masks replace the prompts only when no two of them overlap with IoU > 0.4; otherwise the last good
-prompts are kept (docs/reference_implementation.md, DAVIS-17 VOS).
+The prompt memory (which predictions become the next frame's prompts) is
+:class:`psalm.engine.vos_memory.VOSMemory`, shared with the test loop.
 """
 import os
 import os.path as osp
@@ -13,7 +11,6 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from psalm.engine.vos_test_loop import max_pairwise_iou
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 VOID_ID = 255  # DAVIS marks unlabelled pixels with 255: never an object
@@ -69,26 +66,3 @@ def masks_to_index_map(masks: np.ndarray, scores: Sequence[float],
         index[win] = obj
         best[win] = score
     return index
-
-
-class VOSMemory:
-    """The prompts of the next frame (reference memory rule).
-
-    Args:
-        first_masks: (K, H, W) bool masks of the first frame.
-        iou_thr: predictions are rejected as prompts when two of them overlap above it (0.4).
-    """
-
-    def __init__(self, first_masks: np.ndarray, iou_thr: float = 0.4) -> None:
-        self.masks = first_masks.astype(bool)
-        self.iou_thr = iou_thr
-
-    def update(self, pred_masks: np.ndarray) -> bool:
-        """Take (K, H, W) predictions as the next prompts if they pass the check; returns
-        whether they did."""
-        if pred_masks.shape != self.masks.shape:
-            return False  # the reference also requires the same object count
-        if max_pairwise_iou(pred_masks.astype(bool)) > self.iou_thr:
-            return False
-        self.masks = pred_masks.astype(bool)
-        return True

@@ -22,6 +22,7 @@ from mmengine.runner.loops import _update_losses
 from torch.utils.data import DataLoader
 
 from mmdet.registry import LOOPS
+from .vos_memory import next_prompts
 
 
 def _frames_by_video(dataset) -> 'OrderedDict[str, List[int]]':
@@ -96,20 +97,6 @@ def _resize_masks(masks: np.ndarray, hw: Sequence[int]) -> np.ndarray:
     ]) if len(masks) else np.zeros((0, h, w), bool)
 
 
-def max_pairwise_iou(masks: np.ndarray) -> float:
-    """Largest IoU between two of the (K, H, W) bool masks (0 for fewer than two)."""
-    flat = masks.reshape(len(masks), -1).astype(np.float64)
-    if len(flat) < 2:
-        return 0.0
-    inter = flat @ flat.T
-    area = flat.sum(1)
-    union = area[:, None] + area[None, :] - inter
-    with np.errstate(divide='ignore', invalid='ignore'):
-        iou = np.where(union > 0, inter / union, 0.0)
-    np.fill_diagonal(iou, 0.0)
-    return float(iou.max())
-
-
 @LOOPS.register_module()
 class VOSTestLoop(TestLoop):
     """Test loop for semi-supervised VOS with the previous-frame memory of the reference.
@@ -121,7 +108,8 @@ class VOSTestLoop(TestLoop):
 
     Memory (``memory=True``, the reference's ``with_memory``): after frame ``t`` of a video, its
     predicted masks (``pred_instances.masks``, ``labels`` = region index) are resized to the
-    next frame's ``img_shape`` and become that frame's ``region_masks``, with two exceptions:
+    next frame's ``img_shape`` and become that frame's ``region_masks``, with two exceptions
+    (:func:`~psalm.engine.vos_memory.next_prompts`, also the demo's rule):
 
     - if two predicted objects overlap with IoU > ``overlap_iou_thr`` (0.4 in the reference),
       the prediction is not used and the prompts of frame ``t`` are kept (the last good memory,
@@ -212,10 +200,5 @@ class VOSTestLoop(TestLoop):
                                  f'{labels.tolist()} (use the InteractivePostProcessor)')
             ordered = np.zeros((len(used), *masks.shape[1:]), bool)
             ordered[labels] = masks.astype(bool)
-            new = _resize_masks(ordered, used.shape[1:])
-            if max_pairwise_iou(new) > self.overlap_iou_thr:
-                new = used  # the reference keeps its last good memory
-            else:
-                empty = ~new.reshape(len(new), -1).any(1)
-                new[empty] = used[empty]
-            self._prompts[video] = new
+            self._prompts[video], _ = next_prompts(
+                used, _resize_masks(ordered, used.shape[1:]), self.overlap_iou_thr)

@@ -230,11 +230,15 @@ class HFCausalLM(BaseModule):
                                     use_cache=False)
         result = dict(hidden_states=out.last_hidden_state)
         if labels is not None:
-            logits = self.model.lm_head(out.last_hidden_state[:, :-1]).float()
-            targets = labels[:, 1:].flatten()
-            result['loss'] = nn.functional.cross_entropy(
-                logits.flatten(0, 1), targets, ignore_index=-100)
-            result['num_tokens'] = int((targets != -100).sum())
+            # The LM head only where a next token is a target: a segmentation prompt has none and
+            # an answer is a small part of its sequence, and the (tokens x vocabulary) logits are
+            # the largest tensor of the step.
+            targets = labels[:, 1:]
+            keep = targets != -100
+            logits = self.model.lm_head(out.last_hidden_state[:, :-1][keep]).float()
+            # the mean over no targets stays NaN, as cross_entropy's over all-ignored ones
+            result['loss'] = nn.functional.cross_entropy(logits, targets[keep])
+            result['num_tokens'] = int(keep.sum())
         return result
 
     @torch.no_grad()
