@@ -156,17 +156,6 @@ def data_root_options(config: str, data_root: str,
     return options
 
 
-def picture_options(config: str, num: int) -> List[str]:
-    """``--cfg-options`` that keep the first ``num`` samples of the test set (of each part of a
-    ``ConcatDataset``)."""
-    from mmengine.config import Config
-    dataset = Config.fromfile(config).test_dataloader.dataset
-    if dataset.get('type') == 'ConcatDataset':
-        return [f'test_dataloader.dataset.datasets.{i}.indices={num}'
-                for i in range(len(dataset.datasets))]
-    return [f'test_dataloader.dataset.indices={num}']
-
-
 def schedule_options(config: str, iters: int) -> List[str]:
     """``--cfg-options`` that make ``config`` train ``iters`` iterations.
 
@@ -202,6 +191,15 @@ def schedule_options(config: str, iters: int) -> List[str]:
         opts.append('train_dataloader.batch_sampler.ratio_milestones='
                     + repr(scaled).replace(' ', ''))
     return opts
+
+
+def no_validation(args: argparse.Namespace) -> List[str]:
+    """``--cfg-options`` that skip the validation of the training run: every task is evaluated
+    with ``tools/test.py`` right after it (MMEngine validates at the last iteration whatever
+    ``val_interval`` is, but never before ``val_begin``)."""
+    from mmengine.config import Config
+    iters = args.max_iters or Config.fromfile(args.config).train_cfg.max_iters
+    return [f'train_cfg.val_begin={iters + 1}']
 
 
 def last_checkpoint(train_dir: str) -> str:
@@ -247,7 +245,8 @@ def main() -> None:
     parser.add_argument('--num-train', type=int, help='images of a newly generated train split')
     parser.add_argument('--num-val', type=int, help='images of a newly generated val split')
     parser.add_argument('--checkpoint', help='skip training and evaluate this checkpoint')
-    parser.add_argument('--num-pictures', type=int, default=4, help='painted val images per task')
+    parser.add_argument('--num-pictures', type=int, default=4,
+                        help='painted val samples per task (the first ones)')
     args = parser.parse_args()
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
@@ -276,26 +275,26 @@ def main() -> None:
                 custom_root)
             init = [f'model.backbone.init_cfg.checkpoint={backbone}']
         checkpoint, timings['train_s'] = train_stage(args, args.config, train_dir, args.max_iters,
-                                                      custom_root, init)
+                                                      custom_root, init + no_validation(args))
 
     results: Dict[str, Dict[str, float]] = {}
     config_dir = osp.dirname(args.config)
     for task, (config, columns) in TASKS.items():
         config = osp.join(config_dir, config)
         test_dir = osp.join(work_dir, f'test_{task}')
-        shutil.rmtree(test_dir, ignore_errors=True)
+        pictures = osp.join(work_dir, 'pictures', task)
+        for old in (test_dir, pictures):
+            shutil.rmtree(old, ignore_errors=True)
         opts = data_root_options(config, args.data_root) if custom_root else []
         cmd = [sys.executable, osp.join(TOOLS, 'test.py'), config, checkpoint, '--work-dir', test_dir]
+        if args.num_pictures:  # painted during the evaluation pass (an absolute --show-dir)
+            cmd += ['--show-dir', pictures]
+            opts.append(f'default_hooks.visualization.max_test_images={args.num_pictures}')
         start = time.time()
         run(cmd + (['--cfg-options', *opts] if opts else []))
         timings[f'test_{task}_s'] = time.time() - start
         metrics = latest_metrics(test_dir)
         results[task] = {column: float(metrics[key]) for column, key in columns}
-        if args.num_pictures:  # a second, short pass over the first val images, painted
-            pictures = osp.join(work_dir, 'pictures', task)
-            shutil.rmtree(pictures, ignore_errors=True)
-            run(cmd[:-1] + [pictures, '--show-dir', 'vis', '--cfg-options', *opts,
-                            *picture_options(config, args.num_pictures)])
 
     baselines = referring_baselines(args.data_root, 'refer/refs.json', 'refer/instances.json')
     curve = train_losses(train_dir) if args.checkpoint is None else []
@@ -314,7 +313,7 @@ def main() -> None:
     os.replace(tmp, osp.join(work_dir, 'results.json'))
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(table + '\n')
-    print(f'results: {osp.join(work_dir, "results.md")}; pictures: {work_dir}/pictures/<task>/*/vis/')
+    print(f'results: {osp.join(work_dir, "results.md")}; pictures: {work_dir}/pictures/<task>/')
 
 
 if __name__ == '__main__':

@@ -9,7 +9,9 @@ default_hooks = dict(
     checkpoint=dict(type='ResumableCheckpointHook', by_epoch=False, interval=5000, save_last=True,
                     max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    # DetVisualizationHook that never overwrites a picture (several samples per image) and can
+    # stop after max_test_images samples
+    visualization=dict(type='PSALMVisualizationHook'))
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -1,5 +1,6 @@
 """Runner components registered in mmdet's registries (test loops, hooks)."""
-from .hooks import MainProcessLoggerHook, ResumableCheckpointHook  # noqa: F401
+from .hooks import (MainProcessLoggerHook, PSALMVisualizationHook,  # noqa: F401
+                    ResumableCheckpointHook)
 from .vos_memory import VOSMemory, max_pairwise_iou, next_prompts
 from .vos_test_loop import VOSTestLoop, video_batches
 
