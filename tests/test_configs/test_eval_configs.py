@@ -27,6 +27,7 @@ from psalm.testing import make_toy_coco_panoptic, make_toy_refer
 from psalm.testing.tiny_eval import (make_toy_grefcoco, make_toy_interactive,
                                      make_toy_panoptic_instances, save_random_checkpoint,
                                      tiny_eval_config)
+from psalm.utils import import_script
 
 PREFIX = 'configs/psalm/psalm_swinb_phi15_test_'
 TINY = 'configs/psalm/psalm_tiny_phi_joint.py'
@@ -313,16 +314,13 @@ def test_cityscapes_instance(repo_root, tmp_path, checkpoint):
 def test_ade20k_150_panoptic_instance_semantic_from_one_run(repo_root, tmp_path, checkpoint):
     """ADE20K converted by mmdet's own ade20k2coco.py (panoptic) plus an instance json as its
     --task instance writes it (semantic ids, instance names)."""
-    import importlib.util
-
+    
     import mmdet
     converter_path = osp.join(osp.dirname(mmdet.__file__),
                               '.mim/tools/dataset_converters/ade20k2coco.py')
     if not osp.isfile(converter_path):
         pytest.skip("mmdet's ade20k2coco.py is not installed with this mmdet")
-    spec = importlib.util.spec_from_file_location('ade20k2coco', converter_path)
-    converter = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(converter)
+    converter = import_script(converter_path)
     root = tmp_path / 'ADEChallengeData2016'
     things = ADE20KPanopticDataset.METAINFO['thing_classes']
     ade = load_class_names('ade20k_150')

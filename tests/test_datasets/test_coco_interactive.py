@@ -1,10 +1,8 @@
 """COCO-Interactive: prompt generation (paper appendix 8), the builder tool, the dataset."""
-import importlib.util
 import json
 import math
 import os.path as osp
 import re
-import sys
 
 import cv2
 import numpy as np
@@ -21,18 +19,15 @@ from psalm.datasets.interactive_prompts import (PROMPT_KEYS, PromptRules, box_io
                                                 encode_crop, generate_prompts, image_rng,
                                                 sample_point, sample_scribble,
                                                 sample_scribble_box, scaled_box)
+from psalm.utils import import_script
 
 H, W = 96, 128
 CONFIG = osp.join('configs', 'psalm', '_base_', 'datasets', 'coco_interactive.py')
 
 
 def _load_tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'dataset_converters', 'build_coco_interactive.py')
-    spec = importlib.util.spec_from_file_location('build_coco_interactive', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # so that worker processes can unpickle its functions
-    spec.loader.exec_module(module)
-    return module
+    return import_script(
+        osp.join(repo_root, 'tools', 'dataset_converters', 'build_coco_interactive.py'))
 
 
 def _rle(mask):

@@ -1,7 +1,6 @@
 """Open-vocabulary evaluation sets: shipped class lists, datasets built from the base config on tiny
 fixtures written in each public format, and the data-preparation tools."""
 import copy
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -23,6 +22,7 @@ from mmdet.utils import register_all_modules
 
 import psalm.datasets.open_vocab  # noqa: F401  (registers the datasets)
 from psalm.datasets.class_names import CLASS_LISTS, load_class_names
+from psalm.utils import import_script
 
 CONFIG = 'configs/psalm/_base_/datasets/open_vocab.py'
 SIZE = (40, 60)  # (H, W) of every fixture image; long side 60 -> 1024
@@ -132,10 +132,8 @@ def test_pascal_context_59(cfg, tmp_path):
 def test_pascal_context_459_from_mat(cfg, tmp_path, repo_root):
     """.mat LabelMap -> our converter -> 16-bit TIFF -> dataset: 65535 ignored, 255 a class."""
     from scipy.io import savemat
-    spec = importlib.util.spec_from_file_location(
-        'pascal_context_459', osp.join(repo_root, 'tools/dataset_converters/pascal_context_459.py'))
-    converter = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(converter)
+    converter = import_script(
+        osp.join(repo_root, 'tools', 'dataset_converters', 'pascal_context_459.py'))
 
     voc = tmp_path / 'VOCdevkit/VOC2010'
     root = tmp_path / 'pascal_ctx_d2'
@@ -308,9 +306,7 @@ def _ade_panoptic_fixture(root):
                     '.mim/tools/dataset_converters/ade20k2coco.py')
     if not osp.isfile(path):
         pytest.skip("mmdet's ade20k2coco.py is not installed with this mmdet")
-    spec = importlib.util.spec_from_file_location('ade20k2coco', path)
-    converter = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(converter)
+    converter = import_script(path)
 
     things = ADE20KPanopticDataset.METAINFO['thing_classes']
     ade = load_class_names('ade20k_150')

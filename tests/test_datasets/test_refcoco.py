@@ -1,6 +1,5 @@
 """RefCOCO/+/g for the referring task: refer-toolkit files (instances.json + refs pickle or JSON),
 both protocols, the pipeline, the base config, the pickle-to-JSON converter and bad input."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -18,6 +17,7 @@ from mmdet.registry import DATASETS
 from mmdet.utils import register_all_modules
 
 from psalm.datasets.refcoco import PSALMRefCocoDataset, join_sentences, load_refs
+from psalm.utils import import_script
 
 # (id, height, width); two sizes so that both resize directions are exercised.
 IMAGES = [(1, 48, 64), (2, 64, 32)]
@@ -218,12 +218,7 @@ def test_pickle_globals_are_refused(tmp_path, payload):
 
 
 def _load_converter():
-    spec = importlib.util.spec_from_file_location(
-        'refer_pickle_to_json', osp.join(REPO, 'tools', 'dataset_converters',
-                                         'refer_pickle_to_json.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(REPO, 'tools', 'dataset_converters', 'refer_pickle_to_json.py'))
 
 
 def test_converter_round_trip(tmp_path, capsys):

@@ -1,6 +1,5 @@
 """tools/demo.py: every documented command (demo.EXAMPLES, the README's) runs on CPU with a
 converted tiny checkpoint and writes its picture and a JSON whose masks have the image size."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,20 +12,14 @@ import pytest
 
 from psalm.testing.demo_inputs import make_demo_inputs
 from psalm.testing.released_psalm import make_converted_tiny_psalm
+from psalm.utils import import_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CONFIG = osp.join(REPO, 'configs', 'psalm', 'psalm_tiny_phi_joint.py')
 DEMO = osp.join(REPO, 'tools', 'demo.py')
 
 
-def _load_demo():
-    spec = importlib.util.spec_from_file_location('psalm_demo_tool', DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load_demo()
+demo = import_script(DEMO, 'psalm_demo_tool')
 
 
 @pytest.fixture(scope='module')

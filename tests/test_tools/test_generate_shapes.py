@@ -8,12 +8,10 @@ centroid), not on the generator's own bookkeeping.
 """
 import colorsys
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
 import re
-import sys
 
 import cv2
 import numpy as np
@@ -29,6 +27,7 @@ from mmdet.utils import register_all_modules
 
 from psalm.datasets.interactive_prompts import PROMPT_KEYS
 from psalm.datasets.shapes_generator import generate_sample
+from psalm.utils import import_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'psalm', '_base_', 'datasets', 'shapes.py')
@@ -38,12 +37,7 @@ STUFF = ('sky', 'grass', 'wall')
 
 
 def _load_tool():
-    path = osp.join(REPO, 'tools', 'dataset_converters', 'generate_shapes.py')
-    spec = importlib.util.spec_from_file_location('generate_shapes', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # so that worker processes can unpickle its functions
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(REPO, 'tools', 'dataset_converters', 'generate_shapes.py'))
 
 
 @pytest.fixture(scope='module')

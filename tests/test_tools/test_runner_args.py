@@ -1,18 +1,15 @@
 """Config loading shared by tools/train.py and tools/test.py."""
 import argparse
-import importlib.util
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
+from psalm.utils import import_script
+
 
 def _runner_args(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'runner_args_tool', osp.join(repo_root, 'tools', '_runner_args.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(repo_root, 'tools', '_runner_args.py'))
 
 
 def _args(config, **kwargs):

@@ -1,11 +1,12 @@
 """The main job, shortened: generate a small shapes set, pretrain the backbone and train the tiny
 joint config for a few hundred iterations each, evaluate every task, and check that learning
 happened."""
-import importlib.util
 import json
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+
+from psalm.utils import import_script
 
 MAX_ITERS = 600
 PRETRAIN_ITERS = 300
@@ -42,11 +43,7 @@ def test_shapes_benchmark_learns(tmp_path, repo_root, run_tool):
 
 
 def _benchmark_module(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'shapes_benchmark_tool', osp.join(repo_root, 'tools', 'shapes_benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(repo_root, 'tools', 'shapes_benchmark.py'))
 
 
 def _with_options(config, opts):

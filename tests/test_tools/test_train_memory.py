@@ -1,5 +1,4 @@
 """tools/analysis_tools/train_memory.py: states counted exactly, saved activations measured."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -7,13 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from psalm.utils import import_script
+
 
 def _tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'analysis_tools', 'train_memory.py')
-    spec = importlib.util.spec_from_file_location('train_memory', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(repo_root, 'tools', 'analysis_tools', 'train_memory.py'))
 
 
 def test_meter_counts_saved_tensors_by_hand(repo_root):

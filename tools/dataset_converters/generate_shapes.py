@@ -25,7 +25,6 @@ set is written to a temporary folder next to ``OUT_DIR`` and renamed into place 
 existing complete set with the same settings is kept (``--force`` regenerates it).
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -43,6 +42,7 @@ from panopticapi.utils import id2rgb
 from psalm.datasets.interactive_prompts import PromptRules
 from psalm.datasets.shapes_generator import (COLOURS, SPLITS, STUFF_CLASSES, THING_CLASSES,
                                              generate_sample, image_id_of)
+from psalm.utils import import_script
 
 FORMAT_VERSION = 1
 COCO_IMAGE_SIZE = 640  # the builder's pixel rules are COCO's; they are scaled to the canvas
@@ -73,15 +73,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def load_interactive_builder():
     """The COCO-Interactive builder module (``build_coco_interactive.py`` beside this file)."""
-    name = 'build_coco_interactive'
-    if name in sys.modules:
-        return sys.modules[name]
-    path = osp.join(osp.dirname(osp.abspath(__file__)), f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # so that its worker processes can unpickle its functions
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(osp.dirname(osp.abspath(__file__)), 'build_coco_interactive.py'))
 
 
 def shapes_prompt_rules(size: int) -> PromptRules:

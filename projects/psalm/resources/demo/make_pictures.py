@@ -9,7 +9,6 @@ made with both panoptic thresholds at 0, and its random text answer is cut at 16
     python projects/psalm/resources/demo/make_pictures.py [--out projects/psalm/resources/demo]
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import shlex
@@ -21,6 +20,7 @@ import torch
 
 from psalm.apis import PSALMInferencer
 from psalm.testing.demo_inputs import make_demo_inputs
+from psalm.utils import import_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 CONFIG = osp.join(REPO, 'configs', 'psalm', 'psalm_tiny_phi_joint.py')
@@ -32,11 +32,7 @@ CFG_OPTIONS = dict(
 
 
 def load_demo_tool():
-    spec = importlib.util.spec_from_file_location('psalm_demo_tool',
-                                                  osp.join(REPO, 'tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(REPO, 'tools', 'demo.py'), 'psalm_demo_tool')
 
 
 def save_jpeg(path: str, bgr: np.ndarray, width: int = 384, quality: int = 82) -> int:

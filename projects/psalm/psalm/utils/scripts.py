@@ -1,0 +1,26 @@
+"""Import a stand-alone script (``tools/...``, a dataset converter) as a module."""
+import importlib.util
+import os.path as osp
+import sys
+from types import ModuleType
+from typing import Optional
+
+
+def import_script(path: str, name: Optional[str] = None) -> ModuleType:
+    """The module of the Python file ``path``, registered in ``sys.modules`` under ``name``
+    (default: the file's stem), so that worker processes can unpickle its functions. A module
+    already registered under that name is returned as it is."""
+    name = name or osp.splitext(osp.basename(path))[0]
+    if name in sys.modules:
+        return sys.modules[name]
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'script not found: {path}')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # no half-imported module for the next caller
+        raise
+    return module
