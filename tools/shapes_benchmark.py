@@ -49,6 +49,9 @@ TASKS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
 # The issue's targets on the val split.
 TARGETS = {'panoptic/PQ': 50.0, 'referring/cIoU': 70.0, 'interactive/point mIoU': 70.0,
            'gres/gIoU': 60.0, 'gres/N-acc': 70.0}
+# ``--cfg-options`` that train without validation, as the stage-0 config does (no val loop is
+# built): every task is evaluated with tools/test.py right after training.
+NO_VALIDATION = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
 
 
 def run(cmd: Sequence[str], log_file: Optional[str] = None) -> None:
@@ -193,15 +196,6 @@ def schedule_options(config: str, iters: int) -> List[str]:
     return opts
 
 
-def no_validation(args: argparse.Namespace) -> List[str]:
-    """``--cfg-options`` that skip the validation of the training run: every task is evaluated
-    with ``tools/test.py`` right after it (MMEngine validates at the last iteration whatever
-    ``val_interval`` is, but never before ``val_begin``)."""
-    from mmengine.config import Config
-    iters = args.max_iters or Config.fromfile(args.config).train_cfg.max_iters
-    return [f'train_cfg.val_begin={iters + 1}']
-
-
 def last_checkpoint(train_dir: str) -> str:
     """The checkpoint that ``tools/train.py`` saved last in ``train_dir``."""
     path = osp.join(train_dir, 'last_checkpoint')
@@ -220,6 +214,8 @@ def train_stage(args: argparse.Namespace, config: str, out_dir: str, iters: Opti
         opts += schedule_options(config, iters)
     if args.log_interval:
         opts += [f'default_hooks.logger.interval={args.log_interval}']
+    # last: an option that sets a key to None (NO_VALIDATION) must come after the options
+    # below that key (data_root_options), or merging them fails
     opts += list(extra)
     cmd = [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', out_dir]
     start = time.time()
@@ -275,7 +271,7 @@ def main() -> None:
                 custom_root)
             init = [f'model.backbone.init_cfg.checkpoint={backbone}']
         checkpoint, timings['train_s'] = train_stage(args, args.config, train_dir, args.max_iters,
-                                                      custom_root, init + no_validation(args))
+                                                      custom_root, init + NO_VALIDATION)
 
     results: Dict[str, Dict[str, float]] = {}
     config_dir = osp.dirname(args.config)

@@ -31,6 +31,15 @@ def test_own_name(tmp_path):
         sys.modules.pop('psalm_test_script_b', None)
 
 
+def test_another_module_under_the_name_is_refused(tmp_path):
+    path = tmp_path / 'json.py'  # the stem of a standard-library module
+    path.write_text('VALUE = 1\n')
+    with pytest.raises(ImportError, match='json'):
+        import_script(str(path))
+    assert import_script(str(path), 'psalm_test_script_d').VALUE == 1
+    sys.modules.pop('psalm_test_script_d', None)
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.py'):
         import_script(str(tmp_path / 'nope.py'))
