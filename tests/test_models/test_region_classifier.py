@@ -79,6 +79,50 @@ def test_region_classifier_loss_predict_and_errors():
         model(inputs, mode='loss')
 
 
+def test_appearance_targets_are_mean_colour_and_log_area():
+    inputs = torch.zeros(1, 3, 8, 8)
+    inputs[0, :, :, :4] = torch.tensor([1.0, -1.0, 0.5]).view(3, 1, 1)  # left half
+    masks = torch.zeros(2, 8, 8)
+    masks[0, :4, :2] = 1  # 8 px, all on the left half
+    masks[1, :, 2:6] = 1  # 32 px, half on each side
+    target = RegionClassifier.appearance_targets(inputs, [masks])
+    expected = torch.tensor([[1.0, -1.0, 0.5, np.log(8 / 64)], [0.5, -0.5, 0.25, np.log(0.5)]],
+                            dtype=torch.float32)
+    torch.testing.assert_close(target, expected)
+    assert RegionClassifier.appearance_targets(inputs, []).shape == (0, 4)
+
+
+def test_appearance_regression_trains_every_level_and_is_off_by_default():
+    torch.manual_seed(0)
+    model = RegionClassifier(TINY_RESNET, in_channels=[4, 8, 16, 32], num_classes=3,
+                             levels=(1, 3), appearance_weight=2.0)
+    model.init_weights()
+    inputs = torch.randn(2, 3, 64, 64)
+    losses = model(inputs, _samples([[0, 2], [1]]), mode='loss')
+    assert {'loss_appearance_level1', 'loss_appearance_level3'} <= set(losses)
+    losses['loss_appearance_level3'].backward()
+    assert model.appearance_heads[1].weight.grad.abs().sum() > 0
+    # reaches stride 32 (the residual branches start at zero, ResNet's init: check their norm)
+    assert model.backbone.layer4[0].norm2.weight.grad.abs().sum() > 0
+    # the regression is weighted: same model and batch, weight 2 vs 1
+    model.appearance_weight = 1.0
+    half = model(inputs, _samples([[0, 2], [1]]), mode='loss')
+    torch.testing.assert_close(half['loss_appearance_level1'] * 2,
+                               losses['loss_appearance_level1'].detach())
+    # without segments: zero with a graph, as the classification loss
+    empty = model(inputs, _samples([[], []]), mode='loss')
+    assert empty['loss_appearance_level1'].item() == 0
+    assert empty['loss_appearance_level1'].requires_grad
+
+    plain = RegionClassifier(TINY_RESNET, in_channels=[4, 8, 16, 32], num_classes=3)
+    assert plain.appearance_heads is None
+    plain_losses = plain(inputs, _samples([[0], [1]]), mode='loss')
+    assert not any(k.startswith('loss_appearance') for k in plain_losses)
+    with pytest.raises(ValueError, match='appearance_weight'):
+        RegionClassifier(TINY_RESNET, in_channels=[4, 8, 16, 32], num_classes=3,
+                         appearance_weight=-1)
+
+
 def test_pretrained_backbone_is_loaded_by_the_shapes_config(tmp_path, repo_root):
     """Stage 0's checkpoint goes into PSALM through the shapes config's Pretrained init_cfg:
     the keys match (prefix ``backbone.``) and every backbone weight arrives."""

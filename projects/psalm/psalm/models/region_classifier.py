@@ -9,6 +9,12 @@ iterations. This model is the missing pretraining step: each ground-truth segmen
 averaged over its mask, per backbone level, and a linear head per level classifies them.
 Training it with ``tools/train.py`` gives a checkpoint whose ``backbone.*`` weights PSALM loads
 with ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+
+Class labels alone teach a backbone to drop what does not tell the class: on the shapes set, the
+colour of a segment fades from the stride-32 features as stage 0 goes on, and referring expressions
+name colours and sizes. With ``appearance_weight > 0`` a second linear head per level also
+regresses each segment's mean input colour and log area, targets read off the input and the mask
+(no extra annotation), so the features keep them.
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -48,6 +54,8 @@ class RegionClassifier(BaseModel):
         num_classes: number of segment classes (``gt_instances.labels`` lie in [0, num_classes)).
         levels: indices of the backbone outputs that get a classifier; the loss is the mean of
             their cross-entropies, so each of them learns the classes.
+        appearance_weight: weight of the appearance regression (each segment's mean input colour
+            and log area fraction, smooth L1, mean over the levels); 0 disables it and its heads.
         data_preprocessor: as in the PSALM config, so that inputs are normalised the same way.
     """
 
@@ -56,6 +64,7 @@ class RegionClassifier(BaseModel):
                  in_channels: Sequence[int],
                  num_classes: int,
                  levels: Sequence[int] = (1, 2),
+                 appearance_weight: float = 0.0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -67,15 +76,35 @@ class RegionClassifier(BaseModel):
         self.levels = tuple(levels)
         self.num_classes = num_classes
         self.heads = nn.ModuleList([nn.Linear(in_channels[lv], num_classes) for lv in levels])
+        if appearance_weight < 0:
+            raise ValueError(f'appearance_weight must be >= 0, got {appearance_weight}')
+        self.appearance_weight = appearance_weight
+        # (mean R, G, B of the normalised input, log area fraction) per segment
+        self.appearance_heads = nn.ModuleList(
+            [nn.Linear(in_channels[lv], 4) for lv in levels]) if appearance_weight > 0 else None
 
-    def _logits(self, inputs: Tensor, masks: List[Tensor]) -> List[Tensor]:
-        """Per classified level, (N, num_classes) logits of the N segments of the batch."""
+    def _pooled(self, inputs: Tensor, masks: List[Tensor]) -> List[Tensor]:
+        """Per classified level, (N, C) mask-pooled features of the N segments of the batch."""
         feats = self.backbone(inputs)
-        logits = []
-        for head, lv in zip(self.heads, self.levels):
-            pooled = [mask_pooled_features(feats[lv][b], m) for b, m in enumerate(masks)]
-            logits.append(head(torch.cat(pooled)))
-        return logits
+        return [
+            torch.cat([mask_pooled_features(feats[lv][b], m) for b, m in enumerate(masks)])
+            for lv in self.levels
+        ]
+
+    @staticmethod
+    def appearance_targets(inputs: Tensor, masks: List[Tensor]) -> Tensor:
+        """(N, 4): each segment's mean colour in the (normalised) input and log area fraction.
+
+        Args:
+            inputs: (B, 3, H, W) the batch as the backbone sees it.
+            masks: per image, (n_b, H, W) float masks on the same canvas.
+        """
+        out = []
+        for b, m in enumerate(masks):
+            colour = mask_pooled_features(inputs[b], m)
+            area = m.flatten(1).mean(1).clamp(min=1.0 / (m.shape[-2] * m.shape[-1])).log()
+            out.append(torch.cat([colour, area[:, None]], 1))
+        return torch.cat(out) if out else inputs.new_zeros(0, 4)
 
     def _targets(self, inputs: Tensor, data_samples: Sequence[DetDataSample]):
         canvas = tuple(inputs.shape[-2:])
@@ -88,15 +117,17 @@ class RegionClassifier(BaseModel):
 
     def forward(self, inputs: Tensor, data_samples: Optional[Sequence[DetDataSample]] = None,
                 mode: str = 'tensor') -> Union[Dict[str, Tensor], List[DetDataSample], List[Tensor]]:
-        """``loss``: cross-entropy and accuracy per level; ``predict``: the samples with
-        ``pred_instances.labels`` / ``scores`` for their ground-truth segments (the mean of the
-        levels' probabilities); ``tensor``: the backbone outputs."""
+        """``loss``: cross-entropy and accuracy per level (and the appearance regression);
+        ``predict``: the samples with ``pred_instances.labels`` / ``scores`` for their
+        ground-truth segments (the mean of the levels' probabilities); ``tensor``: the backbone
+        outputs."""
         if mode == 'tensor':
             return list(self.backbone(inputs))
         if data_samples is None:
             raise ValueError(f'mode={mode!r} needs data_samples with gt_instances')
         masks, labels = self._targets(inputs, data_samples)
-        logits = self._logits(inputs, masks)
+        pooled = self._pooled(inputs, masks)
+        logits = [head(p) for head, p in zip(self.heads, pooled)]
         if mode == 'loss':
             losses = {}
             for lv, lg in zip(self.levels, logits):
@@ -105,6 +136,13 @@ class RegionClassifier(BaseModel):
                 losses[f'loss_cls_level{lv}'] = ce / len(self.levels)
                 if labels.numel():
                     losses[f'acc_level{lv}'] = (lg.argmax(-1) == labels).float().mean().detach()
+            if self.appearance_heads is not None:
+                target = self.appearance_targets(inputs, masks) if labels.numel() else None
+                for lv, head, p in zip(self.levels, self.appearance_heads, pooled):
+                    pred = head(p)
+                    reg = F.smooth_l1_loss(pred, target) if labels.numel() else pred.sum() * 0
+                    losses[f'loss_appearance_level{lv}'] = (
+                        self.appearance_weight * reg / len(self.levels))
             return losses
         if mode == 'predict':
             probs = torch.stack([lg.softmax(-1) for lg in logits]).mean(0)
