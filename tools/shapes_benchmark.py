@@ -7,12 +7,13 @@
 3. trains the tiny PSALM joint config with ``tools/train.py`` from that backbone (panoptic,
    referring, gRES, interactive and conversation batches, drawn by the joint sampler);
 4. evaluates every task on the val split with ``tools/test.py`` and the real metrics, and paints
-   a few val predictions per task;
+   a few val predictions per task; gRES's no-target threshold is first calibrated on train
+   sentences (the threshold of best balanced accuracy, N-acc and T-acc);
 5. prints one table (also written to ``<work-dir>/results.md`` and ``results.json``), with the
    trivial referring baselines (whole-image mask, largest-object mask) for comparison.
 
     python tools/shapes_benchmark.py [--work-dir work_dirs/shapes] [--max-iters N]
-        [--pretrain-iters N | --no-pretrain]
+        [--pretrain-iters N | --no-pretrain] [--checkpoint CKPT] [--calibration-sentences N]
 """
 import argparse
 import json
@@ -49,6 +50,8 @@ TASKS: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
 # The issue's targets on the val split.
 TARGETS = {'panoptic/PQ': 50.0, 'referring/cIoU': 70.0, 'interactive/point mIoU': 70.0,
            'gres/gIoU': 60.0, 'gres/N-acc': 70.0}
+# No-target thresholds swept on train sentences (GRESMetric(no_target_thrs=...)).
+NO_TARGET_THRS = [round(0.5 + 0.01 * i, 2) for i in range(46)]  # 0.50 ... 0.95
 # ``--cfg-options`` that train without validation, as the stage-0 config does (no val loop is
 # built): every task is evaluated with tools/test.py right after training.
 NO_VALIDATION = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
@@ -119,18 +122,39 @@ def referring_baselines(data_root: str, refs_file: str, instances_file: str,
     return out
 
 
-def format_table(results: Dict[str, Dict[str, float]],
-                 baselines: Dict[str, Dict[str, float]]) -> str:
+def format_table(results: Dict[str, Dict[str, float]], baselines: Dict[str, Dict[str, float]],
+                 extra_rows: Sequence[str] = ()) -> str:
     rows = ['| task | metric | value | target |', '|---|---|---|---|']
     for task, values in results.items():
         for column, value in values.items():
             target = TARGETS.get(f'{task}/{column}')
             rows.append(f'| {task} | {column} | {value:.1f} | '
                         f'{">= %.0f" % target if target else ""} |')
+    rows += extra_rows
     for name, values in baselines.items():
         rows.append(f'| referring baseline: {name} | cIoU / gIoU | '
                     f'{values["cIoU"]:.1f} / {values["gIoU"]:.1f} | |')
     return '\n'.join(rows)
+
+
+def calibrate_no_target(config: str, checkpoint: str, out_dir: str, num_sentences: int,
+                        root_options: Sequence[str]) -> float:
+    """gRES's no-target threshold: of ``NO_TARGET_THRS``, the one of best balanced accuracy
+    ((N-acc + T-acc) / 2) on the first ``num_sentences`` train sentences (``config``: the gres
+    test config, pointed at the train split)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    opts = list(root_options) + [
+        'test_dataloader.dataset.split=train',
+        'test_dataloader.dataset.data_prefix.img_path=train/',
+        f'test_dataloader.dataset.indices={num_sentences}',
+        'test_evaluator.no_target_thrs=[' + ','.join(map(str, NO_TARGET_THRS)) + ']']
+    run([sys.executable, osp.join(TOOLS, 'test.py'), config, checkpoint, '--work-dir', out_dir,
+         '--cfg-options', *opts])
+    thr = float(latest_metrics(out_dir)['gres/no_target_thr_balanced'])
+    if thr != thr:  # NaN: no no-target (or no targeted) sentence among them
+        raise SystemExit(f'no-target calibration: the first {num_sentences} train sentences need '
+                         'both kinds; raise --calibration-sentences or pass 0')
+    return thr
 
 
 def data_root_options(config: str, data_root: str,
@@ -243,6 +267,9 @@ def main() -> None:
     parser.add_argument('--checkpoint', help='skip training and evaluate this checkpoint')
     parser.add_argument('--num-pictures', type=int, default=4,
                         help='painted val samples per task (the first ones)')
+    parser.add_argument('--calibration-sentences', type=int, default=1500,
+                        help='train sentences that calibrate the gRES no-target threshold '
+                        "(0: the test config's threshold)")
     args = parser.parse_args()
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
@@ -274,6 +301,8 @@ def main() -> None:
                                                       custom_root, init + NO_VALIDATION)
 
     results: Dict[str, Dict[str, float]] = {}
+    extra_rows: List[str] = []
+    no_target_thr = None
     config_dir = osp.dirname(args.config)
     for task, (config, columns) in TASKS.items():
         config = osp.join(config_dir, config)
@@ -282,6 +311,13 @@ def main() -> None:
         for old in (test_dir, pictures):
             shutil.rmtree(old, ignore_errors=True)
         opts = data_root_options(config, args.data_root) if custom_root else []
+        if task == 'gres' and args.calibration_sentences:
+            start = time.time()
+            no_target_thr = calibrate_no_target(config, checkpoint,
+                                                osp.join(work_dir, 'calibrate_gres'),
+                                                args.calibration_sentences, opts)
+            timings['calibrate_gres_s'] = time.time() - start
+            opts.append(f'model.test_cfg.postprocess.gres.0.no_target_thr={no_target_thr}')
         cmd = [sys.executable, osp.join(TOOLS, 'test.py'), config, checkpoint, '--work-dir', test_dir]
         if args.num_pictures:  # painted during the evaluation pass (an absolute --show-dir)
             cmd += ['--show-dir', pictures]
@@ -291,10 +327,19 @@ def main() -> None:
         timings[f'test_{task}_s'] = time.time() - start
         metrics = latest_metrics(test_dir)
         results[task] = {column: float(metrics[key]) for column, key in columns}
+        if task == 'gres':
+            if no_target_thr is not None:
+                extra_rows.append(f'| gres | no-target threshold (best balanced accuracy on '
+                                  f'{args.calibration_sentences} train sentences) | '
+                                  f'{no_target_thr:.2f} | |')
+            if 'gres/gIoU@0.6' in metrics:
+                extra_rows.append('| gres at the reference threshold 0.6 | gIoU / N-acc / T-acc | '
+                                  + ' / '.join(f'{metrics[f"gres/{k}@0.6"]:.1f}'
+                                               for k in ('gIoU', 'N_acc', 'T_acc')) + ' | |')
 
     baselines = referring_baselines(args.data_root, 'refer/refs.json', 'refer/instances.json')
     curve = train_losses(train_dir) if args.checkpoint is None else []
-    table = format_table(results, baselines)
+    table = format_table(results, baselines, extra_rows)
     print('\n' + table)
     if curve:
         print(f'training loss: {curve[0][1]:.3f} at iter {curve[0][0]} -> '
@@ -302,7 +347,7 @@ def main() -> None:
     minutes = {k[:-2]: v / 60 for k, v in timings.items()}
     print('minutes: ' + ', '.join(f'{k} {v:.1f}' for k, v in minutes.items()))
     summary = dict(results=results, baselines=baselines, loss_curve=curve, timings=timings,
-                   checkpoint=checkpoint)
+                   checkpoint=checkpoint, gres_no_target_thr=no_target_thr)
     tmp = osp.join(work_dir, 'results.json.tmp')
     with open(tmp, 'w') as f:
         json.dump(summary, f, indent=1)

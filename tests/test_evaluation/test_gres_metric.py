@@ -124,7 +124,44 @@ def test_reads_what_gres_post_processor_writes():
     s = sample([], [], no_target=True)
     GRESPostProcessor()(logits, torch.tensor([[-4.0], [-5.0]]), s)
     assert s.pred_instances.masks[0].sum() == 4
+    assert s.pred_instances.target_score[0] == pytest.approx(torch.sigmoid(torch.tensor(-4.0)))
     # ReLA: TP (IoU 1, ΣU 0); PSALM: I 0, U 4 -> IoU 0
     res = compute(GRESMetric, _process([s]))
     assert res['N_acc'] == 100.0 and res['gIoU'] == 100.0
     assert res['psalm_gIoU'] == 0.0 and res['psalm_cIoU'] == 0.0
+
+
+def _scored_samples():
+    # target_score per sample; the flags of _samples() are those of threshold 0.6
+    samples = _samples()
+    for s, score in zip(samples, (0.9, 0.5, 0.3, 0.7, 0.4, 0.8)):
+        s.pred_instances.target_score = torch.tensor([score])
+    return samples
+
+
+def test_no_target_threshold_sweep_hand_computed():
+    res = evaluate(GRESMetric(no_target_thrs=(0.45, 0.6, 0.75, 0.85)), _scored_samples(), 4)
+    # the model's own threshold reproduces its flags
+    for key in ('gIoU', 'cIoU', 'N_acc', 'T_acc'):
+        assert res[f'gres/{key}@0.6'] == res[f'gres/{key}']
+    # 0.45: only S3, S5 flagged. S2 becomes TN (I 6, U 8): IoUs 1/3, 3/4, 1, 0, 1, 4/5;
+    #       ΣI 2 + 6 + 4, ΣU 6 + 8 + 3 + 5; N-acc 2/3, T-acc 3/3
+    # 0.75: S2, S3, S4, S5 flagged: IoUs 1/3, 0, 1, 1, 1, 4/5; ΣI 2 + 4, ΣU 6 + 8 + 5;
+    #       N-acc 3/3, T-acc 2/3
+    # 0.85: S6 flagged too: N-acc 3/3, T-acc 1/3
+    assert res['gres/gIoU@0.45'] == pytest.approx(float(100 * Fr(233, 360)))
+    assert res['gres/cIoU@0.45'] == pytest.approx(float(100 * Fr(12, 22)))
+    assert (res['gres/N_acc@0.45'], res['gres/T_acc@0.45']) == pytest.approx((200 / 3, 100))
+    assert res['gres/gIoU@0.75'] == pytest.approx(float(100 * Fr(31, 45)))
+    assert res['gres/cIoU@0.75'] == pytest.approx(float(100 * Fr(6, 19)))
+    assert (res['gres/N_acc@0.75'], res['gres/T_acc@0.75']) == pytest.approx((100, 200 / 3))
+    assert (res['gres/N_acc@0.85'], res['gres/T_acc@0.85']) == pytest.approx((100, 100 / 3))
+    # balanced accuracy: 83.3 at 0.45 and 0.75 (the first wins), 66.7 at 0.6 and 0.85
+    assert res['gres/no_target_thr_balanced'] == 0.45
+    # without a sweep, no sweep keys and no score needed
+    assert not any('@0.6' in k or 'balanced' in k for k in evaluate(GRESMetric(), _samples(), 2))
+
+
+def test_sweep_needs_the_target_score():
+    with pytest.raises(KeyError, match='target_score'):
+        GRESMetric(no_target_thrs=(0.6, )).process(None, [s.to_dict() for s in _samples()])

@@ -17,7 +17,7 @@ def test_shapes_benchmark_learns(tmp_path, repo_root, run_tool):
     run_tool([osp.join(repo_root, 'tools', 'shapes_benchmark.py'), '--data-root', str(data),
               '--num-train', '400', '--num-val', '40', '--work-dir', str(work),
               '--max-iters', str(MAX_ITERS), '--pretrain-iters', str(PRETRAIN_ITERS),
-              '--log-interval', '10', '--num-pictures', '1'],
+              '--log-interval', '10', '--num-pictures', '1', '--calibration-sentences', '200'],
              tmp_path)
     summary = json.loads((work / 'results.json').read_text())
 
@@ -37,9 +37,22 @@ def test_shapes_benchmark_learns(tmp_path, repo_root, run_tool):
     referring = summary['results']['referring']
     for name, baseline in summary['baselines'].items():
         assert referring['cIoU'] > baseline['cIoU'] + 5, (name, referring, baseline)
+    # gRES was evaluated at the threshold calibrated on train sentences, the reference's 0.6
+    # reported beside it
+    assert summary['gres_no_target_thr'] in bench_thresholds(repo_root)
+    table = (work / 'results.md').read_text()
+    assert f"| {summary['gres_no_target_thr']:.2f} |" in table
+    assert '| gres at the reference threshold 0.6 | gIoU / N-acc / T-acc |' in table
+    test_logs = list((work / 'test_gres').glob('*/*.log'))
+    assert any(f"no_target_thr={summary['gres_no_target_thr']}," in p.read_text()
+               for p in test_logs)
     for task in ('panoptic', 'referring', 'interactive', 'gres'):  # every task evaluated
         assert summary['results'][task]
         assert list((work / 'pictures' / task).glob('*.jpg')), task
+
+
+def bench_thresholds(repo_root):
+    return _benchmark_module(repo_root).NO_TARGET_THRS
 
 
 def _benchmark_module(repo_root):

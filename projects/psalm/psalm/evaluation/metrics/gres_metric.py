@@ -1,6 +1,7 @@
 """Generalised referring expression segmentation (gRefCOCO): ReLA's metrics and PSALM's."""
 from typing import Dict, List, Optional, Sequence
 
+import torch
 from mmengine.evaluator import BaseMetric
 
 from mmdet.registry import METRICS
@@ -43,19 +44,32 @@ class GRESMetric(BaseMetric):
     (``GRefCocoDataset(protocol='per_sentence')``, ReLA val gIoU 63.60 / cIoU 62.42); PSALM's
     script joins all sentences of a ref into one sample (``protocol='per_ref'``).
 
+    **No-target threshold sweep** (``no_target_thrs``): the no-target decision of
+    ``GRESPostProcessor`` is ``target_score <= no_target_thr`` (the best fused score of any
+    query), so the same predictions give ReLA's ``gIoU``, ``cIoU``, ``N_acc`` and ``T_acc`` at
+    any other threshold ``t`` (keys ``gIoU@t`` ...; the mask is unchanged, only the flag moves),
+    and ``no_target_thr_balanced``: the swept threshold with the highest balanced accuracy
+    ``(N_acc + T_acc) / 2``, the first one on ties. Run on a training split, it calibrates the
+    threshold of a model whose scores do not match the reference's 0.6.
+
     Args:
         pr_thrs: IoU thresholds of Pr@X (ReLA: 0.7, 0.8, 0.9).
+        no_target_thrs: no-target thresholds to sweep (default none); needs
+            ``pred_instances.target_score``.
         **kwargs: ``collect_device``, ``prefix``.
     """
 
     default_prefix: Optional[str] = 'gres'
 
-    def __init__(self, pr_thrs: Sequence[float] = (0.7, 0.8, 0.9), **kwargs) -> None:
+    def __init__(self, pr_thrs: Sequence[float] = (0.7, 0.8, 0.9),
+                 no_target_thrs: Sequence[float] = (), **kwargs) -> None:
         super().__init__(**kwargs)
         self.pr_thrs = tuple(float(t) for t in pr_thrs)
+        self.no_target_thrs = tuple(float(t) for t in no_target_thrs)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Store ``(gt_nt, pred_nt, I, U)`` of each sample (one record per sample)."""
+        """Store ``(gt_nt, pred_nt, I, U, target_score)`` of each sample (one record per
+        sample; the score is NaN when no sweep is asked for)."""
         for data_sample in data_samples:
             pred = pred_masks(data_sample, ori_hw(data_sample))
             gt = to_bool_masks(data_sample['gt_masks'], pred.shape[1:])
@@ -67,42 +81,66 @@ class GRESMetric(BaseMetric):
                 raise KeyError('pred_instances has no "no_target": GRESMetric needs the model\'s '
                                'explicit no-target decision (GRESPostProcessor writes it)')
             pred_nt = scalar_bool(instances['no_target'])
+            score = float('nan')
+            if self.no_target_thrs:
+                if instances.get('target_score') is None:
+                    raise KeyError('pred_instances has no "target_score": the no-target sweep '
+                                   '(GRESMetric.no_target_thrs) needs the score that the '
+                                   'decision thresholds (GRESPostProcessor writes it)')
+                score = float(torch.as_tensor(instances['target_score']).reshape(-1)[0])
             inter, union = inter_union(union_mask(pred), target)
-            self.results.append((gt_nt, pred_nt, inter, union))
+            self.results.append((gt_nt, pred_nt, inter, union, score))
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
-        tp = fn = fp = tn = 0
-        rela_iou, targeted_iou, cum_i, cum_u = [], [], 0, 0
-        for gt_nt, pred_nt, inter, union in results:
-            if gt_nt:
-                if pred_nt:
-                    tp += 1
-                    rela_iou.append(1.0)
-                else:
-                    fn += 1
-                    rela_iou.append(0.0)
-                    cum_u += union
-                continue
-            if pred_nt:
-                fp += 1
-                inter = 0  # a rejected target: nothing of it was found
-            else:
-                tn += 1
-            this_iou = iou(inter, union, 0.0)
-            rela_iou.append(this_iou)
-            targeted_iou.append(this_iou)
-            cum_i += inter
-            cum_u += union
-        metrics = {
-            'gIoU': 100 * fmean(rela_iou),
-            'cIoU': 100 * ratio(cum_i, cum_u),
-            'N_acc': 100 * ratio(tp, tp + fn),
-            'T_acc': 100 * ratio(tn, tn + fp),
-        }
-        for thr in self.pr_thrs:
-            metrics[f'Pr@{thr:g}'] = 100 * ratio(sum(v >= thr for v in targeted_iou),
-                                                 len(targeted_iou))
-        metrics['psalm_gIoU'] = 100 * fmean(iou(i, u, 1.0) for _, _, i, u in results)
+        metrics = _rela_metrics([r[:4] for r in results], self.pr_thrs)
+        metrics['psalm_gIoU'] = 100 * fmean(iou(r[2], r[3], 1.0) for r in results)
         metrics['psalm_cIoU'] = 100 * ratio(sum(r[2] for r in results),
                                             sum(r[3] for r in results))
+        best, best_acc = float('nan'), -1.0
+        for thr in self.no_target_thrs:
+            swept = _rela_metrics([(gt_nt, score <= thr, i, u)
+                                   for gt_nt, _, i, u, score in results], ())
+            for key in ('gIoU', 'cIoU', 'N_acc', 'T_acc'):
+                metrics[f'{key}@{thr:g}'] = swept[key]
+            acc = (swept['N_acc'] + swept['T_acc']) / 2
+            if acc > best_acc:  # NaN (a split without one of the two kinds) never wins
+                best, best_acc = thr, acc
+        if self.no_target_thrs:
+            metrics['no_target_thr_balanced'] = best
         return metrics
+
+
+def _rela_metrics(records: Sequence[tuple], pr_thrs: Sequence[float]) -> Dict[str, float]:
+    """ReLA's gIoU, cIoU, N-acc, T-acc and Pr@X from ``(gt_nt, pred_nt, I, U)`` records."""
+    tp = fn = fp = tn = 0
+    rela_iou, targeted_iou, cum_i, cum_u = [], [], 0, 0
+    for gt_nt, pred_nt, inter, union in records:
+        if gt_nt:
+            if pred_nt:
+                tp += 1
+                rela_iou.append(1.0)
+            else:
+                fn += 1
+                rela_iou.append(0.0)
+                cum_u += union
+            continue
+        if pred_nt:
+            fp += 1
+            inter = 0  # a rejected target: nothing of it was found
+        else:
+            tn += 1
+        this_iou = iou(inter, union, 0.0)
+        rela_iou.append(this_iou)
+        targeted_iou.append(this_iou)
+        cum_i += inter
+        cum_u += union
+    metrics = {
+        'gIoU': 100 * fmean(rela_iou),
+        'cIoU': 100 * ratio(cum_i, cum_u),
+        'N_acc': 100 * ratio(tp, tp + fn),
+        'T_acc': 100 * ratio(tn, tn + fp),
+    }
+    for thr in pr_thrs:
+        metrics[f'Pr@{thr:g}'] = 100 * ratio(sum(v >= thr for v in targeted_iou),
+                                             len(targeted_iou))
+    return metrics

@@ -30,15 +30,18 @@ class ReferringPostProcessor:
 class GRESPostProcessor:
     """Generalized referring: the union of the masks whose score exceeds ``score_thr``.
 
-    ``pred_instances`` holds one instance (the fused mask, its score = the best fused score) and
-    ``no_target`` (the explicit decision: no query passed ``no_target_thr``). With
+    ``pred_instances`` holds one instance (the fused mask, its score = the best fused score),
+    ``target_score`` (the best fused score of all queries: the evidence that the expression has
+    a target) and ``no_target`` (the explicit decision: ``target_score <= no_target_thr``). With
     ``fallback_top1`` (reference protocol) a sample where nothing passes gets the top-1 mask;
     without it (the paper's wording) its mask is empty.
 
     Args:
         score_thr: fusion threshold (0.6).
         fallback_top1: use the top-1 mask when nothing passes (reference behaviour).
-        no_target_thr: threshold of the no-target decision (defaults to ``score_thr``).
+        no_target_thr: threshold of the no-target decision (defaults to ``score_thr``). The
+            reference has no such decision; ``GRESMetric(no_target_thrs=...)`` scores other
+            thresholds from the same predictions, to calibrate it on a training split.
     """
 
     def __init__(self, score_thr: float = 0.6, fallback_top1: bool = True,
@@ -57,5 +60,6 @@ class GRESPostProcessor:
         best = score[selected].max() if selected.any() else score.new_zeros(())
         instances = instances_from_masks(fused, best.view(1),
                                          torch.zeros(1, dtype=torch.long, device=score.device))
-        instances.no_target = (score.max() <= self.no_target_thr).view(1)
+        instances.target_score = score.max().view(1)
+        instances.no_target = (instances.target_score <= self.no_target_thr).view(1)
         data_sample.pred_instances = instances
