@@ -17,6 +17,7 @@
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import shutil
@@ -151,7 +152,7 @@ def calibrate_no_target(config: str, checkpoint: str, out_dir: str, num_sentence
     run([sys.executable, osp.join(TOOLS, 'test.py'), config, checkpoint, '--work-dir', out_dir,
          '--cfg-options', *opts])
     thr = float(latest_metrics(out_dir)['gres/no_target_thr_balanced'])
-    if thr != thr:  # NaN: no no-target (or no targeted) sentence among them
+    if math.isnan(thr):  # no no-target (or no targeted) sentence among them
         raise SystemExit(f'no-target calibration: the first {num_sentences} train sentences need '
                          'both kinds; raise --calibration-sentences or pass 0')
     return thr

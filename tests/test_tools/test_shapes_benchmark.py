@@ -39,7 +39,7 @@ def test_shapes_benchmark_learns(tmp_path, repo_root, run_tool):
         assert referring['cIoU'] > baseline['cIoU'] + 5, (name, referring, baseline)
     # gRES was evaluated at the threshold calibrated on train sentences, the reference's 0.6
     # reported beside it
-    assert summary['gres_no_target_thr'] in bench_thresholds(repo_root)
+    assert summary['gres_no_target_thr'] in _benchmark_module(repo_root).NO_TARGET_THRS
     table = (work / 'results.md').read_text()
     assert f"| {summary['gres_no_target_thr']:.2f} |" in table
     assert '| gres at the reference threshold 0.6 | gIoU / N-acc / T-acc |' in table
@@ -49,10 +49,6 @@ def test_shapes_benchmark_learns(tmp_path, repo_root, run_tool):
     for task in ('panoptic', 'referring', 'interactive', 'gres'):  # every task evaluated
         assert summary['results'][task]
         assert list((work / 'pictures' / task).glob('*.jpg')), task
-
-
-def bench_thresholds(repo_root):
-    return _benchmark_module(repo_root).NO_TARGET_THRS
 
 
 def _benchmark_module(repo_root):

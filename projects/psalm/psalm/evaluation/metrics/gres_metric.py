@@ -1,12 +1,11 @@
 """Generalised referring expression segmentation (gRefCOCO): ReLA's metrics and PSALM's."""
 from typing import Dict, List, Optional, Sequence
 
-import torch
 from mmengine.evaluator import BaseMetric
 
 from mmdet.registry import METRICS
 from .utils import fmean, inter_union, iou, ori_hw, pred_masks, ratio, scalar_bool, \
-    to_bool_masks, union_mask
+    scalar_float, to_bool_masks, union_mask
 
 
 @METRICS.register_module()
@@ -87,7 +86,7 @@ class GRESMetric(BaseMetric):
                     raise KeyError('pred_instances has no "target_score": the no-target sweep '
                                    '(GRESMetric.no_target_thrs) needs the score that the '
                                    'decision thresholds (GRESPostProcessor writes it)')
-                score = float(torch.as_tensor(instances['target_score']).reshape(-1)[0])
+                score = scalar_float(instances['target_score'])
             inter, union = inter_union(union_mask(pred), target)
             self.results.append((gt_nt, pred_nt, inter, union, score))
 

@@ -73,14 +73,24 @@ def ratio(num: float, den: float, empty: float = float('nan')) -> float:
     return num / den if den else float(empty)
 
 
-def scalar_bool(value: Any) -> bool:
-    """A flag given as bool, a 1-element tensor or array, or a 1-element list -> bool."""
+def _one_value(value: Any, what: str) -> np.ndarray:
+    """A scalar given as is, as a 1-element tensor or array, or as a 1-element list -> 0-d array."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     array = np.asarray(value)
     if array.size != 1:
-        raise ValueError(f'expected one flag, got {array.size} values')
-    return bool(array.reshape(()))
+        raise ValueError(f'expected one {what}, got {array.size} values')
+    return array.reshape(())
+
+
+def scalar_bool(value: Any) -> bool:
+    """A flag given as bool, a 1-element tensor or array, or a 1-element list -> bool."""
+    return bool(_one_value(value, 'flag'))
+
+
+def scalar_float(value: Any) -> float:
+    """A score given as float, a 1-element tensor or array, or a 1-element list -> float."""
+    return float(_one_value(value, 'score'))
 
 
 def ori_hw(data_sample: dict) -> Optional[Tuple[int, int]]:
