@@ -189,7 +189,8 @@ def schedule_options(config: str, iters: int) -> List[str]:
 
     The warmup (the first scheduler, cut to ``iters``) is kept; the rest of the run is mapped
     linearly onto the remaining iterations: the begin / end of the later schedulers, their
-    lengths (``T_max``, ``periods``) and the task-ratio milestones of a curriculum.
+    lengths (``T_max``, ``periods``), the task-ratio milestones of a curriculum and the ``at_iter``
+    of its custom hooks.
     """
     from mmengine.config import Config
     cfg = Config.fromfile(config)
@@ -218,6 +219,9 @@ def schedule_options(config: str, iters: int) -> List[str]:
         scaled = [(at(start), list(ratios)) for start, ratios in milestones]
         opts.append('train_dataloader.batch_sampler.ratio_milestones='
                     + repr(scaled).replace(' ', ''))
+    for i, hook in enumerate(cfg.get('custom_hooks', [])):
+        if 'at_iter' in hook:  # a hook tied to a point of the curriculum (ConditionPathInitHook)
+            opts.append(f'custom_hooks.{i}.at_iter={at(hook["at_iter"])}')
     return opts
 
 

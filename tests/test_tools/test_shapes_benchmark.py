@@ -83,10 +83,14 @@ def test_schedule_options_shorten_the_run_and_its_curriculum(repo_root):
         'param_scheduler.1.periods=' + str(list(full.param_scheduler[1].periods)).replace(' ', ''),
         f'param_scheduler.2.begin={full.panoptic_iters}',
         f'param_scheduler.2.end={full.panoptic_iters + 100}',
-        f'train_dataloader.batch_sampler.ratio_milestones=[({full.panoptic_iters},[2,2,1,2,0.5])]']
+        f'train_dataloader.batch_sampler.ratio_milestones=[({full.panoptic_iters},[2,2,1,2,0.5])]',
+        f'custom_hooks.0.at_iter={full.panoptic_iters}']
     cfg = _with_options(first, bench.schedule_options(first, 600))
     _, restart, joint_warmup = cfg.param_scheduler
     switch = cfg.train_dataloader.batch_sampler.ratio_milestones[0][0]
+    # the sentence path is copied at the switch of the shortened run too
+    assert cfg.custom_hooks[0].type == 'ConditionPathInitHook'
+    assert cfg.custom_hooks[0].at_iter == switch
     # the phases keep their share of the post-warmup run: (panoptic - 100) / (max - 100) of 500
     after_warmup = full.train_cfg.max_iters - 100
     assert switch == 100 + round((full.panoptic_iters - 100) * 500 / after_warmup)

@@ -1,0 +1,65 @@
+import os.path as osp
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from psalm.engine.hooks import ConditionPathInitHook
+
+TINY_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+                       'psalm', 'psalm_tiny_phi_joint.py')
+
+
+def build_tiny():
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
+    model.init_weights()
+    return model
+
+
+def _runner(model, iteration):
+    return SimpleNamespace(model=model, iter=iteration,
+                           logger=MMLogger.get_instance('test_condition_path_init_hook'))
+
+
+def _path(model, proj, kind):
+    params = list(getattr(model.prompt_encoder, proj).parameters())
+    params += list(model.mask_generator.score_mlps[kind].parameters())
+    return [p.detach().clone() for p in params]
+
+
+def test_copies_category_path_onto_sentence_path_at_its_iteration_only():
+    model = build_tiny()
+    category = _path(model, 'category_proj', 'category')
+    sentence = _path(model, 'sentence_proj', 'sentence')
+    region = _path(model, 'region_proj', 'visual_prior')
+    assert not all(torch.equal(a, b) for a, b in zip(category, sentence))
+    hook = ConditionPathInitHook(src='category', dst='sentence', at_iter=5)
+
+    hook.before_train_iter(_runner(model, 4), 0)
+    assert all(torch.equal(a, b) for a, b in zip(_path(model, 'sentence_proj', 'sentence'),
+                                                  sentence))
+    hook.before_train_iter(_runner(model, 5), 0)
+    copied = _path(model, 'sentence_proj', 'sentence')
+    assert all(torch.equal(a, b) for a, b in zip(copied, category))
+    # a copy, not shared tensors: training the sentence path leaves the category path alone
+    model.prompt_encoder.sentence_proj.weight.data.add_(1.0)
+    assert torch.equal(model.prompt_encoder.category_proj.weight, category[0])
+    # the third path is untouched
+    assert all(torch.equal(a, b) for a, b in zip(_path(model, 'region_proj', 'visual_prior'),
+                                                  region))
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(src='class'), "src='class'"),
+    (dict(dst='region'), "dst='region'"),
+    (dict(src='sentence', dst='sentence'), "both 'sentence'"),
+])
+def test_rejects_unknown_or_equal_kinds(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ConditionPathInitHook(**kwargs)
