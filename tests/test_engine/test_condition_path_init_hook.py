@@ -50,6 +50,9 @@ def test_copies_category_path_onto_sentence_path_at_its_iteration_only():
     # a copy, not shared tensors: training the sentence path leaves the category path alone
     model.prompt_encoder.sentence_proj.weight.data.add_(1.0)
     assert torch.equal(model.prompt_encoder.category_proj.weight, category[0])
+    # the encoder names its projections for the scored kinds only
+    with pytest.raises(ValueError, match="kind 'none'"):
+        model.prompt_encoder.condition_proj('none')
     # the third path is untouched
     assert all(torch.equal(a, b) for a, b in zip(_path(model, 'region_proj', 'visual_prior'),
                                                   region))

@@ -441,6 +441,16 @@ class ConditionPromptEncoder(BaseModule):
             pooling=pooling, kinds=kinds)
 
     # ------------------------------------------------------------- extraction
+    def condition_proj(self, kind: str) -> nn.Linear:
+        """The projection of a condition kind's pooled LLM state (``category``, ``sentence``
+        or ``visual_prior``) to the decoder width."""
+        projections = dict(category=self.category_proj, sentence=self.sentence_proj,
+                           visual_prior=self.region_proj)
+        if kind not in projections:
+            raise ValueError(f'no condition projection for kind {kind!r}: one of '
+                             f'{sorted(projections)}')
+        return projections[kind]
+
     def extract(self, hidden_states: Tensor,
                 prompts: PromptBatch) -> Tuple[Tensor, List[Condition]]:
         """Read the mask queries and the conditions from the LLM output.
@@ -458,13 +468,11 @@ class ConditionPromptEncoder(BaseModule):
         idx = prompts.mask_positions.unsqueeze(-1).expand(-1, -1, hidden_states.shape[-1])
         queries = self.mask_query_proj(hidden_states.gather(1, idx))
         queries = queries * prompts.has_mask_tokens.view(bsz, 1, 1).to(queries.dtype)
-        projections = dict(category=self.category_proj, sentence=self.sentence_proj,
-                           visual_prior=self.region_proj)
         conditions = []
         for b, kind in enumerate(prompts.kinds):
             if kind == 'none':
                 conditions.append(Condition(kind, queries.new_zeros((0, queries.shape[-1]))))
                 continue
             pooled = prompts.pooling[b].to(hidden_states.dtype) @ hidden_states[b]
-            conditions.append(Condition(kind, projections[kind](pooled)))
+            conditions.append(Condition(kind, self.condition_proj(kind)(pooled)))
         return queries, conditions

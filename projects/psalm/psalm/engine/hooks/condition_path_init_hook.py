@@ -4,9 +4,10 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmdet.registry import HOOKS
+from psalm.models.condition_prompt import CONDITION_TYPES
 
-# The condition projection of each kind in the prompt encoder (the score MLPs use the kind's name).
-_PROJECTIONS = dict(category='category_proj', sentence='sentence_proj', visual_prior='region_proj')
+# The kinds with a condition projection and a query score MLP ('none' scores nothing).
+_SCORED_KINDS = tuple(kind for kind in CONDITION_TYPES if kind != 'none')
 
 
 @HOOKS.register_module()
@@ -25,9 +26,9 @@ class ConditionPathInitHook(Hook):
 
     def __init__(self, src: str = 'category', dst: str = 'sentence', at_iter: int = 0) -> None:
         for name, kind in (('src', src), ('dst', dst)):
-            if kind not in _PROJECTIONS:
+            if kind not in _SCORED_KINDS:
                 raise ValueError(f'ConditionPathInitHook: {name}={kind!r} is not one of '
-                                 f'{sorted(_PROJECTIONS)}')
+                                 f'{sorted(_SCORED_KINDS)}')
         if src == dst:
             raise ValueError(f'ConditionPathInitHook: src and dst are both {src!r}')
         self.src, self.dst, self.at_iter = src, dst, at_iter
@@ -38,10 +39,8 @@ class ConditionPathInitHook(Hook):
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         encoder, generator = model.prompt_encoder, model.mask_generator
-        pairs = [
-            (getattr(encoder, _PROJECTIONS[self.src]), getattr(encoder, _PROJECTIONS[self.dst])),
-            (generator.score_mlps[self.src], generator.score_mlps[self.dst]),
-        ]
+        pairs = [(encoder.condition_proj(self.src), encoder.condition_proj(self.dst)),
+                 (generator.score_mlps[self.src], generator.score_mlps[self.dst])]
         for src, dst in pairs:
             for p_dst, p_src in zip(dst.parameters(), src.parameters()):
                 p_dst.copy_(p_src)
