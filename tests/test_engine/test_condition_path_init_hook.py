@@ -6,20 +6,15 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
 from psalm.engine.hooks import ConditionPathInitHook
+from psalm.testing.tiny_eval import build_random_model
 
 TINY_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
                        'psalm', 'psalm_tiny_phi_joint.py')
 
 
 def build_tiny():
-    register_all_modules()
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
-    model.init_weights()
-    return model
+    return build_random_model(Config.fromfile(TINY_CONFIG).model)
 
 
 def _runner(model, iteration):

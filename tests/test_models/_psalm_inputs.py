@@ -7,12 +7,12 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
-from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import register_all_modules
 
 from psalm.structures import box_to_mask, point_to_mask, scribble_to_mask
+from psalm.testing.tiny_eval import build_random_model
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CONFIG = osp.join(REPO, 'configs', 'psalm', 'psalm_tiny_phi_joint.py')
@@ -28,10 +28,7 @@ def tiny_model_cfg(**overrides) -> Config:
 
 
 def build_tiny(**overrides):
-    torch.manual_seed(0)
-    model = MODELS.build(tiny_model_cfg(**overrides))
-    model.init_weights()
-    return model
+    return build_random_model(tiny_model_cfg(**overrides))
 
 
 def _rect(h: int, w: int, y0: int, x0: int, y1: int, x1: int) -> np.ndarray:

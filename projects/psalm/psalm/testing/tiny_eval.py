@@ -2,7 +2,8 @@
 
 - :func:`tiny_eval_config`: a benchmark config (``configs/psalm/psalm_swinb_phi15_test_*.py``)
   with the tiny model of ``psalm_tiny_phi_joint.py`` and its small canvas, no dataloader workers;
-- :func:`save_random_checkpoint`: a randomly initialised checkpoint of a config's model;
+- :func:`build_random_model`, :func:`save_random_checkpoint`: a config's model with seeded initial
+  weights, and its checkpoint;
 - toy data in the layouts the benchmark configs read: :func:`make_toy_davis`,
   :func:`make_toy_interactive`, :func:`make_toy_grefcoco`, :func:`make_toy_panoptic_instances`.
 """
@@ -65,14 +66,20 @@ def tiny_eval_config(eval_config: str, tiny_config: str,
     return cfg
 
 
-def save_random_checkpoint(model_cfg: dict, path: str, seed: int = 0) -> str:
-    """Build ``model_cfg`` with random weights (seeded) and save it as an mmengine checkpoint."""
+def build_random_model(model_cfg: dict, seed: int = 0) -> torch.nn.Module:
+    """Build ``model_cfg`` with its initial weights, seeded (the same weights on every call)."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
     model.init_weights()
+    return model
+
+
+def save_random_checkpoint(model_cfg: dict, path: str, seed: int = 0) -> str:
+    """Build ``model_cfg`` with random weights (seeded) and save it as an mmengine checkpoint."""
+    model = build_random_model(model_cfg, seed)
     tmp = f'{path}.tmp'
     torch.save(dict(meta=dict(seed=seed), state_dict=model.state_dict()), tmp)
     os.replace(tmp, path)
