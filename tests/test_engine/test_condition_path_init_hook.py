@@ -9,12 +9,10 @@ from mmengine.logging import MMLogger
 from psalm.engine.hooks import ConditionPathInitHook
 from psalm.testing.tiny_eval import build_random_model
 
-TINY_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
-                       'psalm', 'psalm_tiny_phi_joint.py')
 
-
-def build_tiny():
-    return build_random_model(Config.fromfile(TINY_CONFIG).model)
+def build_tiny(repo_root):
+    config = osp.join(repo_root, 'configs', 'psalm', 'psalm_tiny_phi_joint.py')
+    return build_random_model(Config.fromfile(config).model)
 
 
 def _runner(model, iteration):
@@ -22,25 +20,24 @@ def _runner(model, iteration):
                            logger=MMLogger.get_instance('test_condition_path_init_hook'))
 
 
-def _path(model, proj, kind):
-    params = list(getattr(model.prompt_encoder, proj).parameters())
+def _path(model, kind):
+    params = list(model.prompt_encoder.condition_proj(kind).parameters())
     params += list(model.mask_generator.score_mlps[kind].parameters())
     return [p.detach().clone() for p in params]
 
 
-def test_copies_category_path_onto_sentence_path_at_its_iteration_only():
-    model = build_tiny()
-    category = _path(model, 'category_proj', 'category')
-    sentence = _path(model, 'sentence_proj', 'sentence')
-    region = _path(model, 'region_proj', 'visual_prior')
+def test_copies_category_path_onto_sentence_path_at_its_iteration_only(repo_root):
+    model = build_tiny(repo_root)
+    category = _path(model, 'category')
+    sentence = _path(model, 'sentence')
+    region = _path(model, 'visual_prior')
     assert not all(torch.equal(a, b) for a, b in zip(category, sentence))
     hook = ConditionPathInitHook(src='category', dst='sentence', at_iter=5)
 
     hook.before_train_iter(_runner(model, 4), 0)
-    assert all(torch.equal(a, b) for a, b in zip(_path(model, 'sentence_proj', 'sentence'),
-                                                  sentence))
+    assert all(torch.equal(a, b) for a, b in zip(_path(model, 'sentence'), sentence))
     hook.before_train_iter(_runner(model, 5), 0)
-    copied = _path(model, 'sentence_proj', 'sentence')
+    copied = _path(model, 'sentence')
     assert all(torch.equal(a, b) for a, b in zip(copied, category))
     # a copy, not shared tensors: training the sentence path leaves the category path alone
     model.prompt_encoder.sentence_proj.weight.data.add_(1.0)
@@ -49,8 +46,7 @@ def test_copies_category_path_onto_sentence_path_at_its_iteration_only():
     with pytest.raises(ValueError, match="kind 'none'"):
         model.prompt_encoder.condition_proj('none')
     # the third path is untouched
-    assert all(torch.equal(a, b) for a, b in zip(_path(model, 'region_proj', 'visual_prior'),
-                                                  region))
+    assert all(torch.equal(a, b) for a, b in zip(_path(model, 'visual_prior'), region))
 
 
 @pytest.mark.parametrize('kwargs, message', [
